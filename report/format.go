@@ -1,0 +1,351 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/bouncewatch/bouncewatch/parser"
+	"github.com/bouncewatch/bouncewatch/tracker"
+)
+
+// TopDomains is how many domains the text and JSON reports list.
+const TopDomains = 20
+
+var eventStatuses = []parser.Status{parser.StatusSent, parser.StatusDeferred, parser.StatusBounced, parser.StatusExpired}
+
+// Doc is the report as data; the JSON format is this, encoded.
+type Doc struct {
+	Source   string            `json:"source"`
+	Files    []string          `json:"files"`
+	Timezone string            `json:"timezone"`
+	Lines    map[string]uint64 `json:"lines"`
+	Bytes    uint64            `json:"bytes"`
+	First    *time.Time        `json:"first_event,omitempty"`
+	Last     *time.Time        `json:"last_event,omitempty"`
+	Codes    []CodeDoc         `json:"codes"`
+	Domains  []DomainDoc       `json:"top_domains"`
+	Hours    []HourDoc         `json:"hours"`
+	Pending  PendingDoc        `json:"pending"`
+}
+
+// CodeDoc describes one code.
+type CodeDoc struct {
+	Code        string            `json:"code"`
+	Kind        string            `json:"kind"` // success, soft, hard
+	Class       string            `json:"class"`
+	Subject     string            `json:"subject"`
+	Description string            `json:"description"`
+	Events      map[string]uint64 `json:"events"`
+	Total       uint64            `json:"total"`
+	Outcomes    map[string]uint64 `json:"retry_outcomes,omitempty"`
+	SuccessRate *float64          `json:"retry_success_rate,omitempty"`
+	Resolution  []ResolutionDoc   `json:"resolution,omitempty"`
+}
+
+// ResolutionDoc gives exact percentiles of the time from first deferral to an
+// outcome, in seconds.
+type ResolutionDoc struct {
+	Outcome string  `json:"outcome"`
+	N       int     `json:"n"`
+	P50     float64 `json:"p50_seconds"`
+	P90     float64 `json:"p90_seconds"`
+	P99     float64 `json:"p99_seconds"`
+	Max     float64 `json:"max_seconds"`
+}
+
+// DomainDoc describes one affected domain.
+type DomainDoc struct {
+	Domain string            `json:"domain"`
+	Events map[string]uint64 `json:"events"`
+	Codes  map[string]uint64 `json:"codes"`
+	failed uint64
+}
+
+// HourDoc counts events in one hour of the day.
+type HourDoc struct {
+	Hour   string            `json:"hour"`
+	Events map[string]uint64 `json:"events"`
+}
+
+// PendingDoc describes the recipients still waiting when the input ended.
+type PendingDoc struct {
+	Total    int               `json:"total"`
+	ByCode   map[string]int    `json:"by_code"`
+	ByDomain map[string]int    `json:"by_domain"`
+	Oldest   map[string]string `json:"oldest_by_domain"`
+}
+
+// Doc builds the report data.
+func (s *Summary) Doc() *Doc {
+	d := &Doc{
+		Source: s.Source, Files: s.Files, Timezone: s.Rules.Location.String(),
+		Lines: map[string]uint64{}, Bytes: s.Bytes,
+		Pending: PendingDoc{Total: len(s.Pending), ByCode: map[string]int{}, ByDomain: map[string]int{}, Oldest: map[string]string{}},
+	}
+	if d.Files == nil {
+		d.Files = []string{}
+	}
+	for _, r := range parser.Results {
+		d.Lines[r.String()] = s.Lines[r]
+	}
+	if !s.First.IsZero() {
+		f, l := s.First.In(s.Rules.Location), s.Last.In(s.Rules.Location)
+		d.First, d.Last = &f, &l
+	}
+	codes := make([]parser.Code, 0, len(s.Codes))
+	for c := range s.Codes {
+		codes = append(codes, c)
+	}
+	sort.Slice(codes, func(i, j int) bool { return codes[i] < codes[j] })
+	for _, c := range codes {
+		cs := s.Codes[c]
+		info, _ := parser.Describe(c.String())
+		cd := CodeDoc{
+			Code: c.String(), Kind: kind(c), Class: info.Class, Subject: info.Subject,
+			Description: info.Description, Events: map[string]uint64{},
+		}
+		for _, st := range eventStatuses {
+			if v := cs.Events[st]; v > 0 {
+				cd.Events[st.String()] = v
+				cd.Total += v
+			}
+		}
+		var outcomes uint64
+		for o := tracker.Outcome(0); o < tracker.NumOutcomes; o++ {
+			if v := cs.Outcomes[o]; v > 0 {
+				if cd.Outcomes == nil {
+					cd.Outcomes = map[string]uint64{}
+				}
+				cd.Outcomes[o.String()] = v
+				outcomes += v
+			}
+		}
+		if outcomes > 0 {
+			r := float64(cs.Outcomes[tracker.Delivered]) / float64(outcomes)
+			cd.SuccessRate = &r
+		}
+		cd.Resolution = resolutions(cs)
+		d.Codes = append(d.Codes, cd)
+	}
+	if d.Codes == nil {
+		d.Codes = []CodeDoc{}
+	}
+	for name, ds := range s.Domains {
+		dd := DomainDoc{Domain: name, Events: map[string]uint64{}, Codes: map[string]uint64{}}
+		for _, st := range eventStatuses {
+			if v := ds.Events[st]; v > 0 {
+				dd.Events[st.String()] = v
+			}
+		}
+		dd.failed = ds.Events[parser.StatusDeferred] + ds.Events[parser.StatusBounced] + ds.Events[parser.StatusExpired]
+		if dd.failed == 0 {
+			continue
+		}
+		for c, v := range ds.Codes {
+			dd.Codes[c.String()] = v
+		}
+		d.Domains = append(d.Domains, dd)
+	}
+	sort.Slice(d.Domains, func(i, j int) bool {
+		a, b := d.Domains[i], d.Domains[j]
+		if a.failed != b.failed {
+			return a.failed > b.failed
+		}
+		return a.Domain < b.Domain
+	})
+	if len(d.Domains) > TopDomains {
+		d.Domains = d.Domains[:TopDomains]
+	}
+	if d.Domains == nil {
+		d.Domains = []DomainDoc{}
+	}
+	for h := range s.Hours {
+		hd := HourDoc{Hour: fmt.Sprintf("%02d", h), Events: map[string]uint64{}}
+		for _, st := range eventStatuses {
+			if v := s.Hours[h][st]; v > 0 {
+				hd.Events[st.String()] = v
+			}
+		}
+		d.Hours = append(d.Hours, hd)
+	}
+	for _, p := range s.Pending {
+		d.Pending.ByCode[p.Code.String()]++
+		d.Pending.ByDomain[p.Domain]++
+		if _, ok := d.Pending.Oldest[p.Domain]; !ok { // s.Pending is sorted oldest first
+			d.Pending.Oldest[p.Domain] = p.First.In(s.Rules.Location).Format(time.RFC3339)
+		}
+	}
+	return d
+}
+
+func kind(c parser.Code) string {
+	switch c.Class() {
+	case 2:
+		return "success"
+	case 4:
+		return "soft"
+	}
+	return "hard"
+}
+
+// resolutions groups a code's observations by outcome. Observations are kept
+// in outcome order per code only in aggregate, so they are recomputed here.
+func resolutions(cs *CodeStats) []ResolutionDoc {
+	var out []ResolutionDoc
+	if len(cs.Delivered) > 0 {
+		out = append(out, percentiles("delivered", cs.Delivered))
+	}
+	if len(cs.Resolutions) > len(cs.Delivered) {
+		out = append(out, percentiles("all", cs.Resolutions))
+	}
+	return out
+}
+
+func percentiles(outcome string, obs []time.Duration) ResolutionDoc {
+	s := append([]time.Duration(nil), obs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	rank := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(s)))) - 1
+		if i < 0 {
+			i = 0
+		}
+		return s[i].Seconds()
+	}
+	return ResolutionDoc{Outcome: outcome, N: len(s), P50: rank(0.50), P90: rank(0.90), P99: rank(0.99), Max: s[len(s)-1].Seconds()}
+}
+
+// WriteJSON writes the report as indented JSON.
+func (s *Summary) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s.Doc())
+}
+
+// WritePrometheus writes the metric set in the text exposition format: the
+// bouncewatch_ families exactly as the daemon serves them.
+func (s *Summary) WritePrometheus(w io.Writer) error {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(s.Metrics); err != nil {
+		return err
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		return err
+	}
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteText writes the report for a person.
+func (s *Summary) WriteText(w io.Writer) error {
+	d := s.Doc()
+	b := &strings.Builder{}
+	total := uint64(0)
+	for _, v := range d.Lines {
+		total += v
+	}
+	fmt.Fprintf(b, "bouncewatch report: %d lines, %d bytes from %s\n", total, d.Bytes, strings.Join(d.Files, ", "))
+	fmt.Fprintf(b, "lines: %d matched, %d skipped, %d unmatched, %d too long, %d bad time\n",
+		d.Lines["matched"], d.Lines["skipped"], d.Lines["unmatched"], d.Lines["too_long"], d.Lines["bad_time"])
+	if d.First != nil {
+		fmt.Fprintf(b, "log time: %s to %s (%s)\n", d.First.Format("2006-01-02 15:04:05"), d.Last.Format("2006-01-02 15:04:05"), d.Timezone)
+	}
+
+	b.WriteString("\nStatus codes\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CODE\tKIND\tSENT\tDEFERRED\tBOUNCED\tEXPIRED\tDESCRIPTION")
+	for _, c := range d.Codes {
+		desc := c.Description
+		if desc == "" {
+			desc = "(not registered) " + c.Subject
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", c.Code, c.Kind, c.Events["sent"], c.Events["deferred"], c.Events["bounced"], c.Events["expired"], desc)
+	}
+	tw.Flush()
+
+	fmt.Fprintf(b, "\nTop affected domains (deferred, bounced or expired; up to %d)\n", TopDomains)
+	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DOMAIN\tDEFERRED\tBOUNCED\tEXPIRED\tSENT\tCODES")
+	for _, dd := range d.Domains {
+		codes := make([]string, 0, len(dd.Codes))
+		for c, v := range dd.Codes {
+			codes = append(codes, fmt.Sprintf("%s×%d", c, v))
+		}
+		sort.Strings(codes)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", dd.Domain, dd.Events["deferred"], dd.Events["bounced"], dd.Events["expired"], dd.Events["sent"], strings.Join(codes, " "))
+	}
+	tw.Flush()
+
+	b.WriteString("\nRetries by first temporary code: outcomes, success rate, time from first deferral\n")
+	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CODE\tDELIVERED\tBOUNCED\tEXPIRED\tABANDONED\tSUCCESS\tRESOLVED\tN\tP50\tP90\tP99")
+	for _, c := range d.Codes {
+		if c.Outcomes == nil {
+			continue
+		}
+		for i, r := range c.Resolution {
+			if i == 0 {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f%%\t", c.Code, c.Outcomes["delivered"], c.Outcomes["bounced"], c.Outcomes["expired"], c.Outcomes["abandoned"], 100**c.SuccessRate)
+			} else {
+				fmt.Fprint(tw, "\t\t\t\t\t\t")
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.Outcome, r.N, dur(r.P50), dur(r.P90), dur(r.P99))
+		}
+	}
+	tw.Flush()
+
+	fmt.Fprintf(b, "\nHour of day (%s): deferred, bounced and expired events\n", d.Timezone)
+	var max uint64
+	fails := make([]uint64, 24)
+	for i, h := range d.Hours {
+		fails[i] = h.Events["deferred"] + h.Events["bounced"] + h.Events["expired"]
+		if fails[i] > max {
+			max = fails[i]
+		}
+	}
+	for i, h := range d.Hours {
+		bar := 0
+		if max > 0 {
+			bar = int(math.Round(float64(fails[i]) / float64(max) * 40))
+		}
+		fmt.Fprintf(b, "%s %-40s %d\n", h.Hour, strings.Repeat("█", bar), fails[i])
+	}
+
+	fmt.Fprintf(b, "\nStill pending at the end: %d recipients\n", d.Pending.Total)
+	if d.Pending.Total > 0 {
+		tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "DOMAIN\tPENDING\tOLDEST DEFERRAL")
+		domains := make([]string, 0, len(d.Pending.ByDomain))
+		for dom := range d.Pending.ByDomain {
+			domains = append(domains, dom)
+		}
+		sort.Slice(domains, func(i, j int) bool {
+			a, b := d.Pending.ByDomain[domains[i]], d.Pending.ByDomain[domains[j]]
+			return a > b || a == b && domains[i] < domains[j]
+		})
+		for _, dom := range domains {
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", dom, d.Pending.ByDomain[dom], d.Pending.Oldest[dom])
+		}
+		tw.Flush()
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func dur(sec float64) string {
+	return (time.Duration(sec * float64(time.Second))).Round(time.Second).String()
+}

@@ -1,0 +1,286 @@
+// Package report makes one pass over finished log files through the same
+// parser, tracker and metrics the daemon uses, and summarises it for a person
+// (text), a program (JSON) or Prometheus tooling (the exposition format). It is
+// a package of its own because it keeps what the daemon must not: every
+// resolution time, so percentiles are exact rather than read off buckets.
+package report
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bouncewatch/bouncewatch/metrics"
+	"github.com/bouncewatch/bouncewatch/parser"
+	"github.com/bouncewatch/bouncewatch/tailer"
+	"github.com/bouncewatch/bouncewatch/tracker"
+)
+
+// Options configures a pass.
+type Options struct {
+	Rules  *parser.RuleSet
+	Source string    // the source label, "report" by default
+	Stdin  io.Reader // read for the file name "-"
+	// Progress, when set, gets a progress line about once a second.
+	Progress io.Writer
+	// Now is the reference time for year-less timestamps read from stdin.
+	Now func() time.Time
+	// OnLine, when set, sees every line that was not too long with its result.
+	OnLine func(file string, lineNo int, line []byte, res parser.Result)
+}
+
+// Summary is what a pass found.
+type Summary struct {
+	Rules    *parser.RuleSet
+	Source   string
+	Files    []string
+	Metrics  *metrics.Set
+	Lines    [parser.NumResults]uint64 // by parser.Result
+	Bytes    uint64
+	RuleHits map[string]uint64
+	First    time.Time
+	Last     time.Time
+	Codes    map[parser.Code]*CodeStats
+	Domains  map[string]*DomainStats
+	Hours    [24][parser.StatusExpired + 1]uint64
+	Pending  []Pending
+	tracker  *tracker.Tracker
+}
+
+// CodeStats is everything seen of one enhanced status code.
+type CodeStats struct {
+	Events      [parser.StatusExpired + 1]uint64 // by status
+	Outcomes    [tracker.NumOutcomes]uint64      // as the first temporary code of a retry
+	Resolutions []time.Duration                  // every observation, all outcomes
+	Delivered   []time.Duration                  // delivered outcomes only
+	Attempts    []int
+}
+
+// DomainStats is everything seen of one recipient domain.
+type DomainStats struct {
+	Events [parser.StatusExpired + 1]uint64
+	Codes  map[parser.Code]uint64 // non-success codes
+}
+
+// Pending is a recipient still waiting for a retry when the input ended.
+type Pending struct {
+	Domain string
+	Code   parser.Code
+	First  time.Time
+}
+
+// sink records everything on its way to the metrics.
+type sink struct {
+	s *Summary
+}
+
+func (k sink) Event(ev *parser.Event) {
+	s := k.s
+	s.Metrics.Event(ev)
+	c := s.code(ev.Code)
+	c.Events[ev.Status]++
+	hour := ev.Time.In(s.Rules.Location).Hour()
+	s.Hours[hour][ev.Status]++
+	if len(ev.Domain) > 0 {
+		d := s.Domains[string(ev.Domain)]
+		if d == nil {
+			d = &DomainStats{Codes: map[parser.Code]uint64{}}
+			s.Domains[string(ev.Domain)] = d
+		}
+		d.Events[ev.Status]++
+		if ev.Code.Class() != 2 {
+			d.Codes[ev.Code]++
+		}
+	}
+}
+
+func (k sink) Resolved(r *tracker.Resolution) {
+	s := k.s
+	s.Metrics.Resolved(r)
+	c := s.code(r.FirstCode)
+	c.Outcomes[r.Outcome]++
+	c.Resolutions = append(c.Resolutions, r.Duration())
+	if r.Outcome == tracker.Delivered {
+		c.Delivered = append(c.Delivered, r.Duration())
+	}
+	c.Attempts = append(c.Attempts, r.Attempts)
+}
+
+func (s *Summary) code(c parser.Code) *CodeStats {
+	cs := s.Codes[c]
+	if cs == nil {
+		cs = &CodeStats{}
+		s.Codes[c] = cs
+	}
+	return cs
+}
+
+// Run reads the files in the order given, as one stream, so that a deferral in
+// mail.log.1 and its delivery in mail.log are correlated.
+func Run(ctx context.Context, opts Options, files []string) (*Summary, error) {
+	if opts.Source == "" {
+		opts.Source = "report"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	rs := opts.Rules
+	s := &Summary{
+		Rules: rs, Source: opts.Source, Files: files,
+		Metrics:  metrics.New(rs),
+		RuleHits: map[string]uint64{},
+		Codes:    map[parser.Code]*CodeStats{},
+		Domains:  map[string]*DomainStats{},
+		tracker:  tracker.New(opts.Source, rs.Limits.TrackerTTL, rs.Limits.TrackerMaxEntries),
+	}
+	s.Metrics.AddPendingSource(s.tracker)
+	p := parser.NewParser(rs, opts.Source)
+	prog := newProgress(opts.Progress)
+	var ev parser.Event
+	for _, name := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r, ref, closeFn, err := open(name, opts)
+		if err != nil {
+			return nil, err
+		}
+		p.SetReference(ref)
+		var lineNo int
+		_, err = tailer.ReadLines(r, rs.Limits.MaxLineBytes, true, func(line []byte, n int, tooLong bool) error {
+			lineNo++
+			res := parser.TooLong
+			var rule *parser.Rule
+			if !tooLong {
+				res, rule = p.Parse(line, &ev)
+			}
+			var t time.Time
+			if res == parser.Matched {
+				t = ev.Time
+				s.tracker.Observe(&ev, sink{s})
+				if s.First.IsZero() || t.Before(s.First) {
+					s.First = t
+				}
+				if t.After(s.Last) {
+					s.Last = t
+				}
+			}
+			if rule != nil {
+				s.RuleHits[rule.Name]++
+			}
+			if opts.OnLine != nil && !tooLong {
+				opts.OnLine(name, lineNo, line, res)
+			}
+			s.Lines[res]++
+			s.Bytes += uint64(n)
+			s.Metrics.Line(opts.Source, n, res, t)
+			prog.tick(s.Lines, s.Bytes)
+			return nil
+		})
+		closeErr := closeFn()
+		if err != nil {
+			return nil, fmt.Errorf("%s: after line %d: %w", name, lineNo, explain(err))
+		}
+		if closeErr != nil {
+			return nil, fmt.Errorf("%s: %w", name, closeErr)
+		}
+	}
+	prog.done()
+	s.tracker.Pending(func(domain string, code parser.Code, first time.Time) {
+		s.Pending = append(s.Pending, Pending{domain, code, first})
+	})
+	sort.Slice(s.Pending, func(i, j int) bool { return s.Pending[i].First.Before(s.Pending[j].First) })
+	return s, nil
+}
+
+func explain(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) {
+		return fmt.Errorf("%w (the compressed file is truncated or damaged; lines before this point were counted)", err)
+	}
+	return err
+}
+
+// open returns a reader for a file name ("-" is stdin; a .gz name or gzip
+// magic is decompressed) and the reference time for year-less timestamps.
+func open(name string, opts Options) (io.Reader, time.Time, func() error, error) {
+	var (
+		f   io.Reader
+		ref = opts.Now()
+		cl  = func() error { return nil }
+	)
+	if name == "-" {
+		if opts.Stdin == nil {
+			return nil, ref, nil, errors.New("-: no standard input")
+		}
+		f = opts.Stdin
+	} else {
+		file, err := os.Open(name)
+		if err != nil {
+			return nil, ref, nil, err
+		}
+		if st, err := file.Stat(); err == nil {
+			if st.IsDir() {
+				file.Close()
+				return nil, ref, nil, fmt.Errorf("%s: is a directory", name)
+			}
+			ref = st.ModTime()
+		}
+		f, cl = file, file.Close
+	}
+	br := bufio.NewReader(f)
+	magic, _ := br.Peek(2)
+	if strings.HasSuffix(name, ".gz") || (len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			cl()
+			return nil, ref, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		zr.Multistream(true)
+		return zr, ref, cl, nil
+	}
+	return br, ref, cl, nil
+}
+
+// progress writes a line on a terminal about once a second.
+type progress struct {
+	w    io.Writer
+	last time.Time
+	n    uint64
+	t0   time.Time
+}
+
+func newProgress(w io.Writer) *progress { return &progress{w: w, t0: time.Now()} }
+
+func (p *progress) tick(lines [parser.NumResults]uint64, bytes uint64) {
+	if p.w == nil {
+		return
+	}
+	p.n++
+	if p.n%65536 != 0 {
+		return
+	}
+	now := time.Now()
+	if now.Sub(p.last) < time.Second {
+		return
+	}
+	p.last = now
+	var total uint64
+	for _, v := range lines {
+		total += v
+	}
+	secs := now.Sub(p.t0).Seconds()
+	fmt.Fprintf(p.w, "\r%d lines, %.1f MiB, %.0f lines/s ", total, float64(bytes)/(1<<20), float64(total)/secs)
+}
+
+func (p *progress) done() {
+	if p.w != nil && !p.last.IsZero() {
+		fmt.Fprintln(p.w)
+	}
+}
