@@ -251,8 +251,16 @@ func (s *Set) event(ev *parser.Event) {
 	src := s.sourceIndex(ev.Source)
 	code := s.codeIndex(ev.Code)
 	s.events[eventKey{src, ev.Status, code}]++
+	if ev.Status == parser.StatusDeferred {
+		// The pending gauges of a code or domain exist from its first deferral on.
+		s.seenGauges[gaugeKey{src: src, code: code, kind: kindCode}] = true
+	}
 	if len(ev.Domain) > 0 {
-		s.domainEvents[domainKey{src, s.domainIndex(ev.Domain), ev.Status, code}]++
+		dom := s.domainIndex(ev.Domain)
+		s.domainEvents[domainKey{src, dom, ev.Status, code}]++
+		if ev.Status == parser.StatusDeferred {
+			s.seenGauges[gaugeKey{src: src, domain: dom, kind: kindDomain}] = true
+		}
 	}
 	s.byHour[hourKey{src, ev.Status, code, uint8(ev.Time.In(s.loc).Hour())}]++
 }

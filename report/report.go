@@ -32,6 +32,9 @@ type Options struct {
 	Progress io.Writer
 	// Now is the reference time for year-less timestamps read from stdin.
 	Now func() time.Time
+	// Reference, when set, is the reference time for year-less timestamps of
+	// every input instead of each file's modification time (for tests).
+	Reference time.Time
 	// OnLine, when set, sees every line that was not too long with its result.
 	OnLine func(file string, lineNo int, line []byte, res parser.Result)
 }
@@ -151,6 +154,9 @@ func Run(ctx context.Context, opts Options, files []string) (*Summary, error) {
 		r, ref, closeFn, err := open(name, opts)
 		if err != nil {
 			return nil, err
+		}
+		if !opts.Reference.IsZero() {
+			ref = opts.Reference
 		}
 		p.SetReference(ref)
 		var lineNo int
