@@ -32,8 +32,9 @@ import "time"
 
 const (
 	secPerDay = 86400
-	// yearSpan: candidate years are the reference year ± yearSpan, which
-	// always includes a leap year (the longest gap between them is 8 years).
+	// yearSpan: candidate years run from the reference year - 2*yearSpan to
+	// the reference year + yearSpan, so the past always includes a leap year
+	// (the longest gap between them is 8 years, as from 2096 to 2104).
 	yearSpan = 4
 	// yearSlack bounds the difference between the approximate instants used
 	// to rank candidate years (UTC noon of the date, UTC noon of the reference
@@ -41,6 +42,10 @@ const (
 	// offset, ±24h for time.Date normalising a skipped day (Pacific/Apia
 	// 2011-12-30), ±12h for the reference time of day.
 	yearSlack = 3 * secPerDay
+	// maxAhead: a year-less date more than this far after the reference day
+	// is not a candidate, so Dec 29 read on Nov 28 is last December, not
+	// next month. Two days leave room for zones and the time of day.
+	maxAhead = 2 * secPerDay
 )
 
 // yearEntry caches the year decision for one (month, day).
@@ -259,7 +264,7 @@ func (p *TimeParser) parseDateFirst(b []byte, s int, rfc3339Only bool) (time.Tim
 }
 
 // yearless returns the wall time m/d hh:mm:ss.ns in Loc in the candidate year
-// closest to the reference.
+// closest to the reference, among those not more than about a day after it.
 func (p *TimeParser) yearless(m, d, hh, mm, ss, ns int) time.Time {
 	e := &p.years[(m-1)*31+d-1]
 	if e.gen != p.gen {
@@ -289,11 +294,14 @@ func (p *TimeParser) fillYear(e *yearEntry, m, d int) {
 	best, alt := 0, 0
 	var bestA, altA int64
 	haveBest, haveAlt := false, false
-	for y := p.refYear - yearSpan; y <= p.refYear+yearSpan; y++ {
+	for y := p.refYear - 2*yearSpan; y <= p.refYear+yearSpan; y++ {
 		if d > daysIn(y, m) {
 			continue
 		}
 		a := daysFromCivil(y, m, d)*secPerDay + secPerDay/2 - ar
+		if a > maxAhead {
+			continue // a log line is not written long after its file was last changed
+		}
 		if a < 0 {
 			a = -a
 		}

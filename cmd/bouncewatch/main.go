@@ -51,7 +51,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
-	app.Terminate(nil)
+	terminated := false // --help and --version print, then stop without an error
+	app.Terminate(func(int) { terminated = true })
 	configFile := app.Flag("config.file", "Rules file (rules.yaml). Default: the rules built into the binary.").PlaceHolder("rules.yaml").String()
 
 	reportCmd := app.Command("report", "Read finished log files (plain, .gz, - for stdin) in the order given, as one stream, and summarise them.")
@@ -64,15 +65,23 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	checkFiles := checkCmd.Arg("file", "Log files to try the rules on.").Strings()
 
 	cmd, err := app.Parse(args)
+	if terminated {
+		return nil
+	}
 	if err != nil {
 		return &exitError{2, err}
-	}
-	if cmd == "" { // --help or --version was handled
-		return nil
 	}
 	rs, err := loadRules(*configFile)
 	if err != nil {
 		return err
+	}
+	// kingpin hands a lone "-" argument over as an empty string.
+	for _, files := range []*[]string{reportFiles, checkFiles} {
+		for i, f := range *files {
+			if f == "" {
+				(*files)[i] = "-"
+			}
+		}
 	}
 	switch cmd {
 	case reportCmd.FullCommand():

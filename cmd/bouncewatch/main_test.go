@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// binary is the real bouncewatch, built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bouncewatch-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "bouncewatch")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// bw runs the binary and returns stdout, stderr and the exit code.
+func bw(t *testing.T, stdin []byte, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+const postfixLog = "../../testdata/lab/postfix.log"
+
+func TestReportText(t *testing.T) {
+	out, stderr, code := bw(t, nil, "report", postfixLog)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"366 lines",
+		"141 matched, 12 skipped, 213 unmatched, 0 too long, 0 bad time",
+		"4.3.2  soft     0     19        0        0        System not accepting network messages",
+		"retry.example          9         0        0        3     4.3.2×9",
+		"Still pending at the end: 0 recipients",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestReportJSON(t *testing.T) {
+	out, stderr, code := bw(t, nil, "report", "--format=json", "../../testdata/lab/exim-mainlog")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc struct {
+		Codes []struct {
+			Code        string            `json:"code"`
+			Events      map[string]uint64 `json:"events"`
+			Outcomes    map[string]uint64 `json:"retry_outcomes"`
+			SuccessRate *float64          `json:"retry_success_rate"`
+			Resolution  []struct {
+				Outcome string
+				N       int
+				P50     float64 `json:"p50_seconds"`
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range doc.Codes {
+		if c.Code != "4.3.2" {
+			continue
+		}
+		if c.Events["deferred"] != 16 || c.Outcomes["delivered"] != 3 || c.Outcomes["expired"] != 1 {
+			t.Errorf("4.3.2: want 16 deferred, 3 delivered, 1 expired; got %v %v", c.Events, c.Outcomes)
+		}
+		if c.SuccessRate == nil || *c.SuccessRate != 0.75 {
+			t.Errorf("4.3.2: want success rate 0.75, got %v", c.SuccessRate)
+		}
+		if len(c.Resolution) == 0 || c.Resolution[0].Outcome != "delivered" || c.Resolution[0].N != 3 || c.Resolution[0].P50 != 30 {
+			t.Errorf("4.3.2: want 3 delivered resolutions with p50 30s, got %+v", c.Resolution)
+		}
+		return
+	}
+	t.Errorf("no 4.3.2 in %s", out)
+}
+
+// TestReportAcrossRotatedFiles: a deferral in mail.log.2.gz and its delivery
+// in mail.log correlate when the files are given oldest first, and the
+// metrics equal those of the unrotated log; the same through stdin.
+func TestReportAcrossRotatedFiles(t *testing.T) {
+	data, err := os.ReadFile(postfixLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	// Cut where retry.example has been deferred but not yet delivered.
+	cut := 0
+	for i, l := range lines {
+		if strings.Contains(l, " 06:14:48 ") {
+			cut = i
+			break
+		}
+	}
+	if cut == 0 {
+		t.Fatal("no cut point")
+	}
+	dir := t.TempDir()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(strings.Join(lines[:cut/2], "")))
+	zw.Close()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	old := write("mail.log.2.gz", gz.String())
+	mid := write("mail.log.1", strings.Join(lines[cut/2:cut], ""))
+	cur := write("mail.log", strings.Join(lines[cut:], ""))
+
+	whole, stderr, code := bw(t, nil, "report", "--format=prometheus", postfixLog)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	rotated, stderr, code := bw(t, nil, "report", "--format=prometheus", old, mid, cur)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	strip := func(s string) string { // the reference time differs: drop timestamps
+		var keep []string
+		for _, l := range strings.Split(s, "\n") {
+			if !strings.Contains(l, "_timestamp_seconds") {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	if strip(whole) != strip(rotated) {
+		t.Errorf("rotated files give other metrics than the whole log:\n%s\n---\n%s", whole, rotated)
+	}
+	if !strings.Contains(rotated, `bouncewatch_retry_outcomes_total{code="4.3.2",outcome="delivered",source="report"} 3`) {
+		t.Errorf("deliveries in mail.log not correlated with deferrals in older files:\n%s", rotated)
+	}
+	piped, stderr, code := bw(t, data, "report", "--format=prometheus", "-")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	if strip(piped) != strip(whole) {
+		t.Errorf("stdin gives other metrics than the file")
+	}
+}
+
+func TestReportErrors(t *testing.T) {
+	dir := t.TempDir()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	data, _ := os.ReadFile(postfixLog)
+	zw.Write(data)
+	zw.Close()
+	truncated := filepath.Join(dir, "mail.log.1.gz")
+	os.WriteFile(truncated, gz.Bytes()[:gz.Len()/2], 0o644)
+	notgz := filepath.Join(dir, "plain.gz")
+	os.WriteFile(notgz, []byte("not gzip at all\n"), 0o644)
+	badRules := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(badRules, []byte("rules:\n  - name: x\n    match: '(?P<queue_id>['\n    status: sent\n"), 0o644)
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"missing file", []string{"report", filepath.Join(dir, "nope.log")}, 1, "nope.log: no such file or directory"},
+		{"truncated gzip", []string{"report", truncated}, 1, "mail.log.1.gz: after line"},
+		{"not gzip", []string{"report", notgz}, 1, "plain.gz: gzip: invalid header"},
+		{"directory", []string{"report", dir}, 1, "is a directory"},
+		{"bad rules", []string{"--config.file=" + badRules, "report", postfixLog}, 1, "rules.yaml:3: rule \"x\": compile match: error parsing regexp"},
+		{"bad rules in check", []string{"check", "--config.file=" + badRules}, 1, "rules.yaml:3: rule \"x\""},
+		{"unknown format", []string{"report", "--format=xml", postfixLog}, 2, "enum value must be one of"},
+		{"no file", []string{"report"}, 2, "required argument 'file' not provided"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := bw(t, nil, tt.args...)
+			if code != tt.code || !strings.Contains(stderr, tt.want) {
+				t.Errorf("want exit %d with %q, got exit %d: %s", tt.code, tt.want, code, stderr)
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	probe := filepath.Join(t.TempDir(), "probe.log")
+	os.WriteFile(probe, []byte("Nov 27 06:02:21 mx postfix/smtp[1]: 6BD60BE58E: to=<a@b.example>, relay=b.example[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=2.1.5, status=deliverable (250 2.1.5 Ok)\nnoise\n"), 0o644)
+	out, stderr, code := bw(t, nil, "check", postfixLog, "../../testdata/lab/exim-mainlog", probe)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"rules.yaml (built in): OK, 14 rules",
+		"postfix-delivery        86\n",
+		"postfix-suspended       12\n",
+		"exim-retry-not-reached  7\n",
+		"exim-deferred           24\n",
+		"Unmatched lines that look like deliveries (first 1):\n" + probe + ":1: \"Nov 27 06:02:21 mx postfix/smtp[1]: 6BD60BE58E: to=<a@b.example>",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, code = bw(t, nil, "check")
+	if code != 0 || out != "rules.yaml (built in): OK, 14 rules\n" {
+		t.Errorf("check without files: exit %d, %q", code, out)
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	out, _, code := bw(t, nil, "--help")
+	if code != 0 || !strings.Contains(out, "report") || !strings.Contains(out, "check") {
+		t.Errorf("--help: exit %d\n%s", code, out)
+	}
+	out, _, code = bw(t, nil, "--version")
+	if code != 0 || !strings.Contains(out, "bouncewatch") {
+		t.Errorf("--version: exit %d\n%s", code, out)
+	}
+}
