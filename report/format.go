@@ -87,7 +87,7 @@ type PendingDoc struct {
 // Doc builds the report data.
 func (s *Summary) Doc() *Doc {
 	d := &Doc{
-		Source: s.Source, Files: s.Files, Timezone: s.Rules.Location.String(),
+		Source: s.Source, Files: s.Files, Timezone: zoneName(s.Rules.Location),
 		Lines: map[string]uint64{}, Bytes: s.Bytes,
 		Pending: PendingDoc{Total: len(s.Pending), ByCode: map[string]int{}, ByDomain: map[string]int{}, Oldest: map[string]string{}},
 	}
@@ -187,6 +187,15 @@ func (s *Summary) Doc() *Doc {
 	return d
 }
 
+// zoneName names a zone; "Local" is spelled out with its current abbreviation.
+func zoneName(loc *time.Location) string {
+	if loc != time.Local {
+		return loc.String()
+	}
+	abbr, _ := time.Now().In(loc).Zone()
+	return "Local, " + abbr
+}
+
 func kind(c parser.Code) string {
 	switch c.Class() {
 	case 2:
@@ -197,8 +206,8 @@ func kind(c parser.Code) string {
 	return "hard"
 }
 
-// resolutions groups a code's observations by outcome. Observations are kept
-// in outcome order per code only in aggregate, so they are recomputed here.
+// resolutions gives the exact percentiles of a code's times to delivery, and
+// of the times to any outcome when some recipients were not delivered.
 func resolutions(cs *CodeStats) []ResolutionDoc {
 	var out []ResolutionDoc
 	if len(cs.Delivered) > 0 {
@@ -292,7 +301,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 
 	b.WriteString("\nRetries by first temporary code: outcomes, success rate, time from first deferral\n")
 	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CODE\tDELIVERED\tBOUNCED\tEXPIRED\tABANDONED\tSUCCESS\tRESOLVED\tN\tP50\tP90\tP99")
+	fmt.Fprintln(tw, "CODE\tDELIVERED\tBOUNCED\tEXPIRED\tABANDONED\tSUCCESS\tTIMES OF\tN\tP50\tP90\tP99")
 	for _, c := range d.Codes {
 		if c.Outcomes == nil {
 			continue
