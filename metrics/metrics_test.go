@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -207,4 +208,62 @@ bouncewatch_resolution_seconds_count{code="4.3.2",outcome="delivered",source="ma
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "bouncewatch_resolution_seconds"); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestExportImport: a Set restored from its JSON state exposes exactly what
+// the original did, and counts on from there.
+func TestExportImport(t *testing.T) {
+	rs := ruleSet(t, rulesText)
+	orig := metrics.New(rs)
+	for i, d := range []string{"a.example", "b.example", "c.example", "d.example", "gmail.com"} {
+		e := event(d, []string{"4.3.2", "4.4.1", "5.1.1", "4.3.2", "2.0.0"}[i], []parser.Status{parser.StatusDeferred, parser.StatusDeferred, parser.StatusBounced, parser.StatusDeferred, parser.StatusSent}[i])
+		orig.Event(e)
+	}
+	orig.Resolved(&tracker.Resolution{Source: "mail", FirstCode: 4<<20 | 3<<10 | 2, Outcome: tracker.Delivered, First: t0, Time: t0.Add(time.Hour), Attempts: 3})
+	orig.Line("mail", 120, parser.Matched, t0)
+	orig.Line("mail", 80, parser.Unmatched, time.Time{})
+	orig.Rotation("mail", "rename")
+
+	data, err := json.Marshal(orig.Export())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st metrics.State
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	restored := metrics.New(rs)
+	if err := restored.Import(st); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := exposition(t, orig), exposition(t, restored); a != b {
+		t.Errorf("restored exposition differs:\n%s\n---\n%s", a, b)
+	}
+	// Both go on alike: the label set and its caps were restored too.
+	for _, s := range []*metrics.Set{orig, restored} {
+		s.Event(event("e.example", "4.3.2", parser.StatusDeferred))
+		s.Event(event("b.example", "4.4.1", parser.StatusDeferred))
+	}
+	if a, b := exposition(t, orig), exposition(t, restored); a != b {
+		t.Errorf("restored set counts differently:\n%s\n---\n%s", a, b)
+	}
+	st.Codes = append(st.Codes, "9.9.9")
+	if err := metrics.New(rs).Import(st); err == nil {
+		t.Error("want an error for a bad code in the state")
+	}
+}
+
+func exposition(t *testing.T, s *metrics.Set) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		fmt.Fprintln(&b, mf.String())
+	}
+	return b.String()
 }

@@ -255,3 +255,43 @@ func BenchmarkMemoryPerRecipient(b *testing.B) {
 		runtime.KeepAlive(events)
 	}
 }
+
+// TestExportImport: a tracker restored from its exported state goes on as if
+// it had never stopped.
+func TestExportImport(t *testing.T) {
+	events := []*parser.Event{
+		ev(0, parser.StatusDeferred, "A1", "a@x.example", "4.3.2"),
+		ev(1, parser.StatusDeferred, "A1", "b@X.example", "4.3.2"),
+		ev(2, parser.StatusDeferred, "B1", "c@y.example", "4.4.1"),
+		ev(3, parser.StatusDeferred, "A1", "a@x.example", "4.3.2"),
+	}
+	later := []*parser.Event{
+		ev(10, parser.StatusSent, "A1", "a@x.example", "2.0.0"),
+		ev(11, parser.StatusDeferred, "C1", "d@z.example", "4.3.2"),
+		ev(12, parser.StatusExpired, "A1", "", "4.4.7"),
+	}
+	straight, restarted := New("s", time.Hour, 3), New("s", time.Hour, 3)
+	rec1, rec2 := &recorder{}, &recorder{}
+	for _, e := range events {
+		straight.Observe(e, rec1)
+		restarted.Observe(e, rec2)
+	}
+	restored := New("s", time.Hour, 3)
+	if err := restored.Import(restarted.Export()); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range later {
+		straight.Observe(e, rec1)
+		restored.Observe(e, rec2)
+	}
+	if fmt.Sprint(rec1.res) != fmt.Sprint(rec2.res) || fmt.Sprint(rec1.events) != fmt.Sprint(rec2.events) {
+		t.Errorf("restored tracker differs:\nstraight %v\nrestored %v", rec1.res, rec2.res)
+	}
+	if fmt.Sprint(straight.Export()) != fmt.Sprint(restored.Export()) {
+		t.Errorf("state differs:\n%v\n%v", straight.Export(), restored.Export())
+	}
+	bad := State{Messages: []MessageState{{ID: "A", Recipients: []RecipientState{{Recipient: "a@b", Code: "9.9"}}}}}
+	if err := New("s", time.Hour, 3).Import(bad); err == nil {
+		t.Error("want an error for a bad code")
+	}
+}
