@@ -115,7 +115,14 @@ func (p *Parser) fill(line []byte, r *Rule, m []int, ev *Event) Result {
 	ev.QueueID = group(line, r, m, fieldQueueID)
 	ev.Recipient = group(line, r, m, fieldRecipient)
 	ev.Relay = group(line, r, m, fieldRelay)
-	ev.Text = group(line, r, m, fieldText)
+	if len(r.groups[fieldText]) > 0 {
+		ev.Text = group(line, r, m, fieldText)
+	} else {
+		// Without a text group the text is what follows the match: a rule
+		// can stop matching where the reply starts, which is much cheaper
+		// than capturing it with .* to the end of the line.
+		ev.Text = line[m[1]:]
+	}
 	switch ev.Status {
 	case StatusSent, StatusDeferred, StatusBounced:
 		if len(ev.Recipient) == 0 || len(ev.QueueID) == 0 {
