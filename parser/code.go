@@ -99,8 +99,9 @@ func parseReply(b []byte) uint16 {
 	return uint16(b[0]-'0')*100 + uint16(b[1]-'0')*10 + uint16(b[2]-'0')
 }
 
-// codeFromText finds the first SMTP reply in a reply text (at its start or
-// after ": ", as in "host x said: 451 ..." and "after RCPT TO:<a@b>: 451 ...")
+// codeFromText finds the first SMTP reply in a reply text (at its start, after
+// ": " as in "host x said: 451 ..." and "after RCPT TO:<a@b>: 451 ...", or
+// after `="` as in Exim's C="250 2.0.0 ...")
 // and the enhanced code that follows it, as Postfix's smtp_chat_resp() does:
 // "451 4.3.2 ..." gives
 // 451 and 4.3.2; a code whose class differs from the reply's first digit, or no
@@ -112,8 +113,8 @@ func codeFromText(text []byte) (Code, uint16) {
 		if c != '2' && c != '4' && c != '5' {
 			continue
 		}
-		if i > 0 && (i < 2 || text[i-2] != ':' || text[i-1] != ' ') {
-			continue // a reply starts the text or follows ": "
+		if i > 0 && (i < 2 || !(text[i-2] == ':' && text[i-1] == ' ' || text[i-2] == '=' && text[i-1] == '"')) {
+			continue // a reply starts the text, or follows ": " or `="` (Exim's C="250 ...")
 		}
 		if !isDigit(text[i+1]) || !isDigit(text[i+2]) || (text[i+3] != ' ' && text[i+3] != '-') {
 			continue
