@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,23 +118,22 @@ func Load(path string) (*RuleSet, error) {
 
 // Parse compiles rules from data; name is used in error messages (a file name).
 func Parse(name string, data []byte) (*RuleSet, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(name, err)
+	root, err := parseDocument(name, data)
+	if err != nil {
+		return nil, err
 	}
-	if root.Kind == 0 || len(root.Content) == 0 || root.Content[0].Kind == yaml.ScalarNode && root.Content[0].Tag == "!!null" {
-		return nil, fmt.Errorf("%s: empty rules file: it needs at least a rules: list", name)
+	lines := lineIndex(root)
+	if err := checkTree(lines.root); err != nil {
+		return nil, fmt.Errorf("%s:%w", name, err)
 	}
+	// checkTree has seen every key and value; the strict decoder stays as a
+	// second line of defence.
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var cfg Config
 	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: empty rules file: it needs at least a rules: list", name)
-		}
-		return nil, yamlError(name, err)
+		return nil, yamlError(name, data, err)
 	}
-	lines := lineIndex(&root)
 	rs := &RuleSet{File: name}
 	top := func(key string) int { return lines.key(key) }
 
@@ -177,7 +178,7 @@ func Parse(name string, data []byte) (*RuleSet, error) {
 		var scratch []byte
 		nd := normaliseDomain([]byte(d), &scratch)
 		if bytes.Equal(nd, invalidDomain) {
-			return nil, fmt.Errorf("%s:%d: domains.always[%d]: %q is not a valid domain name", name, lines.path("domains", "always"), i, d)
+			return nil, fmt.Errorf("%s:%d: domains.always[%d]: %q is not a valid domain name", name, lines.always(i), i, d)
 		}
 		rs.AlwaysDomains = append(rs.AlwaysDomains, string(nd))
 	}
@@ -216,7 +217,7 @@ func compileRule(rc RuleConfig, ln ruleLines) (*Rule, error) {
 		if l, ok := ln.keys[key]; ok {
 			line = l
 		}
-		return fmt.Errorf("%d: rule %q: %s", line, rc.Name, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%d: rule %q: "+format, append([]any{line, rc.Name}, args...)...)
 	}
 	if rc.Name == "" {
 		return nil, fmt.Errorf("%d: rule #%d: name is missing", ln.item, ln.index+1)
@@ -227,7 +228,7 @@ func compileRule(rc RuleConfig, ln ruleLines) (*Rule, error) {
 	if rc.Match != "" {
 		re, err := regexp.Compile(rc.Match)
 		if err != nil {
-			return nil, errf("match", "compile match: %v", err)
+			return nil, errf("match", "compile match: %w", err)
 		}
 		r.re = re
 		for i, n := range re.SubexpNames() {
@@ -284,21 +285,321 @@ func fieldIndex(name string) int {
 	return -1
 }
 
+// parseDocument reads the one YAML document of a rules file. An empty file (or
+// one with only comments) is an error, and so is a second document, which
+// yaml.Unmarshal would silently ignore.
+func parseDocument(name string, data []byte) (*yaml.Node, error) {
+	empty := fmt.Errorf("%s: empty rules file: it needs at least a rules: list", name)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, empty
+		}
+		return nil, yamlError(name, data, err)
+	}
+	if isEmptyDocument(&root) {
+		return nil, empty
+	}
+	for {
+		var extra yaml.Node
+		err := dec.Decode(&extra)
+		if errors.Is(err, io.EOF) {
+			return &root, nil
+		}
+		if err != nil {
+			return nil, yamlError(name, data, err)
+		}
+		if !isEmptyDocument(&extra) {
+			return nil, fmt.Errorf("%s:%d: a second YAML document: a rules file holds exactly one", name, extra.Line)
+		}
+	}
+}
+
+func isEmptyDocument(doc *yaml.Node) bool {
+	return doc.Kind == 0 || len(doc.Content) == 0 || isNull(doc.Content[0])
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// resolve follows aliases (*name) to the node they stand for.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// checkTree checks the document against Config before it is decoded, so that
+// an unknown or repeated key, or a value of the wrong type, is reported with
+// its line and, inside rules:, the rule it is in (yaml's own errors name Go
+// types and no rule). Its errors read "LINE: ...".
+func checkTree(doc *yaml.Node) error {
+	c := checker{merged: map[merged]bool{}, active: map[*yaml.Node]bool{}}
+	return c.mapping(doc, reflect.TypeFor[Config](), treeContext{})
+}
+
+type checker struct {
+	// merged holds the mappings already checked through a merge key (<<), so
+	// that a pile of repeated merges is checked only once.
+	merged map[merged]bool
+	// active holds the mappings being checked, to catch a mapping that merges
+	// itself (&a {<<: *a}), which the decoder reports without a line.
+	active map[*yaml.Node]bool
+}
+
+type merged struct {
+	n *yaml.Node
+	t reflect.Type
+}
+
+// treeContext says where a mapping is: inside a rule (rule is `rule "name"`
+// or `rule #2`) or at a dotted path ("limits"; "" at the top level).
+type treeContext struct {
+	rule string
+	path string
+}
+
+// prefix starts an error about the mapping itself.
+func (tc treeContext) prefix() string {
+	switch {
+	case tc.rule != "":
+		return tc.rule + ": "
+	case tc.path != "":
+		return tc.path + ": "
+	}
+	return ""
+}
+
+// label names the value of key in error messages.
+func (tc treeContext) label(key string) string {
+	switch {
+	case tc.rule != "":
+		return tc.rule + ": " + key
+	case tc.path != "":
+		return tc.path + "." + key
+	}
+	return key
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if isNull(n) {
+			return "nothing"
+		}
+		return "a single value"
+	}
+	return "nothing"
+}
+
+// yamlKeys returns the keys a struct accepts, in field order.
+func yamlKeys(t reflect.Type) []string {
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		keys = append(keys, strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
+	}
+	return keys
+}
+
+func (c checker) mapping(n *yaml.Node, t reflect.Type, tc treeContext) error {
+	n = resolve(n)
+	if n == nil || isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		if tc.rule == "" && tc.path == "" {
+			return fmt.Errorf("%d: want a mapping of %s at the top level, got %s", n.Line, strings.Join(yamlKeys(t), ", "), kindName(n))
+		}
+		return fmt.Errorf("%d: %swant a mapping, got %s", n.Line, tc.prefix(), kindName(n))
+	}
+	c.active[n] = true
+	defer delete(c.active, n)
+	keys := yamlKeys(t)
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return fmt.Errorf("%d: %sa key must be a plain name, got %s", k.Line, tc.prefix(), kindName(k))
+		}
+		if k.ShortTag() == "!!merge" {
+			if err := c.merge(v, t, tc); err != nil {
+				return err
+			}
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			return fmt.Errorf("%d: %sduplicate key %q (first at line %d)", k.Line, tc.prefix(), k.Value, first)
+		}
+		seen[k.Value] = k.Line
+		f := slices.Index(keys, k.Value)
+		if f < 0 {
+			return fmt.Errorf("%d: %sunknown key %q (known: %s)", k.Line, tc.prefix(), k.Value, strings.Join(keys, ", "))
+		}
+		if err := c.value(k, v, t.Field(f).Type, tc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// merge checks the mappings a merge key (<<: *base) brings in.
+func (c checker) merge(v *yaml.Node, t reflect.Type, tc treeContext) error {
+	var refs []*yaml.Node
+	if rv := resolve(v); rv != nil && rv.Kind == yaml.SequenceNode {
+		refs = rv.Content
+	} else {
+		refs = append(refs, v)
+	}
+	for _, ref := range refs {
+		m := resolve(ref)
+		if m == nil || m.Kind != yaml.MappingNode {
+			return fmt.Errorf("%d: %sa merge (<<) takes a mapping or a list of mappings", ref.Line, tc.prefix())
+		}
+		if c.active[m] {
+			return fmt.Errorf("%d: %sanchor %q merges into itself", ref.Line, tc.prefix(), ref.Value)
+		}
+		if c.merged[merged{m, t}] {
+			continue
+		}
+		c.merged[merged{m, t}] = true
+		if err := c.mapping(m, t, tc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var (
+	ruleConfigType = reflect.TypeFor[RuleConfig]()
+	durationType   = reflect.TypeFor[model.Duration]()
+)
+
+// value checks the value v of key k, which has type t.
+func (c checker) value(k, v *yaml.Node, t reflect.Type, tc treeContext) error {
+	label := tc.label(k.Value)
+	rv := resolve(v)
+	if rv == nil || isNull(rv) {
+		return nil
+	}
+	switch {
+	case t.Kind() == reflect.Struct && t != durationType:
+		return c.mapping(rv, t, treeContext{rule: tc.rule, path: label})
+	case t.Kind() == reflect.Slice && t.Elem() == ruleConfigType:
+		if rv.Kind != yaml.SequenceNode {
+			return fmt.Errorf("%d: %s: want a list of rules, got %s", v.Line, label, kindName(rv))
+		}
+		for i, item := range rv.Content {
+			if err := c.mapping(item, ruleConfigType, treeContext{rule: ruleLabel(item, i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	case t.Kind() == reflect.Slice:
+		if rv.Kind != yaml.SequenceNode {
+			return fmt.Errorf("%d: %s: want a list, got %s", v.Line, label, kindName(rv))
+		}
+		for i, item := range rv.Content {
+			if err := decodeScalar(item, t.Elem(), fmt.Sprintf("%s[%d]", label, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return decodeScalar(v, t, label)
+}
+
+// decodeScalar decodes v into a throwaway value of type t and reports a
+// failure at v's line, without yaml's "line N:" and Go type noise.
+func decodeScalar(v *yaml.Node, t reflect.Type, label string) error {
+	rv := resolve(v)
+	if rv != nil && rv.Kind != yaml.ScalarNode {
+		return fmt.Errorf("%d: %s: want a single value, got %s", v.Line, label, kindName(rv))
+	}
+	err := v.Decode(reflect.New(t).Interface())
+	if err == nil {
+		return nil
+	}
+	if t == durationType && rv != nil {
+		if rest, neg := strings.CutPrefix(rv.Value, "-"); neg {
+			if _, perr := model.ParseDuration(rest); perr == nil {
+				return fmt.Errorf("%d: %s must not be negative", v.Line, label)
+			}
+		}
+	}
+	msg := err.Error()
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+		if _, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(msg, "line ") {
+			msg = rest
+		}
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	return fmt.Errorf("%d: %s: %s", v.Line, label, msg)
+}
+
+// ruleLabel names the i-th rule for error messages: `rule "name"`, or
+// `rule #3` when it has no usable name.
+func ruleLabel(item *yaml.Node, i int) string {
+	if _, v := mapValue(resolve(item), "name"); v != nil {
+		if v = resolve(v); v != nil && v.Kind == yaml.ScalarNode && v.Value != "" && !isNull(v) {
+			return fmt.Sprintf("rule %q", v.Value)
+		}
+	}
+	return fmt.Sprintf("rule #%d", i+1)
+}
+
 // yamlError turns yaml's "line N: msg" texts into "file:N: msg".
-func yamlError(name string, err error) error {
+func yamlError(name string, data []byte, err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		msgs := make([]string, len(te.Errors))
 		for i, e := range te.Errors {
-			msgs[i] = name + ":" + strings.TrimPrefix(strings.Replace(e, "line ", "", 1), "")
+			if rest, ok := strings.CutPrefix(e, "line "); ok {
+				msgs[i] = name + ":" + rest
+			} else {
+				msgs[i] = name + ": " + e
+			}
 		}
-		return fmt.Errorf("%s", strings.Join(msgs, "\n"))
+		return errors.New(strings.Join(msgs, "\n"))
 	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if strings.HasPrefix(msg, "line ") {
-		return fmt.Errorf("%s:%s", name, strings.TrimPrefix(msg, "line "))
+	rest, ok := strings.CutPrefix(msg, "line ")
+	if !ok {
+		return fmt.Errorf("%s: %s", name, msg)
 	}
-	return fmt.Errorf("%s: %s", name, msg)
+	num, text, _ := strings.Cut(rest, ": ")
+	line, aerr := strconv.Atoi(num)
+	if aerr != nil {
+		return fmt.Errorf("%s:%s", name, rest)
+	}
+	if strings.Contains(text, "tab character") {
+		line = tabLine(data, line)
+	}
+	return fmt.Errorf("%s:%d: %s", name, line, text)
+}
+
+// tabLine returns the first line from line on that is indented with a tab.
+// yaml reports a tab in the indentation at the line where the scalar or
+// mapping it interrupts started, which is often the line before.
+func tabLine(data []byte, line int) int {
+	for i, l := range bytes.Split(data, []byte("\n")) {
+		if i+1 < line {
+			continue
+		}
+		indent := l[:len(l)-len(bytes.TrimLeft(l, " \t"))]
+		if bytes.IndexByte(indent, '\t') >= 0 {
+			return i + 1
+		}
+	}
+	return line
 }
 
 // lineIndex remembers where things are in the YAML document, for error messages.
@@ -314,10 +615,13 @@ func lineIndex(root *yaml.Node) docLines {
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		root = root.Content[0]
 	}
-	return docLines{root}
+	return docLines{resolve(root)}
 }
 
+// mapValue returns the key and value nodes of key in the mapping n (nil when
+// n is not a mapping or has no such key). Aliases are followed.
 func mapValue(n *yaml.Node, key string) (k, v *yaml.Node) {
+	n = resolve(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil, nil
 	}
@@ -347,6 +651,7 @@ func (d docLines) path(parent, key string) int {
 func (d docLines) rule(i int) ruleLines {
 	rl := ruleLines{index: i, item: d.key("rules"), keys: map[string]int{}}
 	_, seq := mapValue(d.root, "rules")
+	seq = resolve(seq)
 	if seq == nil || seq.Kind != yaml.SequenceNode || i >= len(seq.Content) {
 		return rl
 	}
@@ -358,6 +663,16 @@ func (d docLines) rule(i int) ruleLines {
 		}
 	}
 	return rl
+}
+
+// always returns the line of the i-th entry of domains.always.
+func (d docLines) always(i int) int {
+	_, dom := mapValue(d.root, "domains")
+	_, seq := mapValue(dom, "always")
+	if seq = resolve(seq); seq != nil && seq.Kind == yaml.SequenceNode && i < len(seq.Content) {
+		return seq.Content[i].Line
+	}
+	return d.path("domains", "always")
 }
 
 // String describes a rule set briefly, for logs.

@@ -46,6 +46,8 @@ const (
 	// is not a candidate, so Dec 29 read on Nov 28 is last December, not
 	// next month. Two days leave room for zones and the time of day.
 	maxAhead = 2 * secPerDay
+	// minYear is the earliest year a time stamp with a year may have.
+	minYear = 1970
 )
 
 // yearEntry caches the year decision for one (month, day).
@@ -218,6 +220,9 @@ func (p *TimeParser) parseDateFirst(b []byte, s int, rfc3339Only bool) (time.Tim
 		return time.Time{}, 0, false
 	}
 	y := y1*100 + y2
+	if y < minYear {
+		return time.Time{}, 0, false // no mail log predates the epoch: garbage, not a time
+	}
 	sep := b[s+10]
 	isT := sep == 'T' || sep == 't'
 	if !isT && (rfc3339Only || sep != ' ') {
