@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,7 +107,7 @@ func count(t *testing.T, s *report.Summary, name string, labels ...string) float
 		if ok {
 			var v float64
 			f := strings.Fields(line)
-			if _, err := fmtSscan(f[len(f)-1], &v); err != nil {
+			if _, err := fmt.Sscan(f[len(f)-1], &v); err != nil {
 				t.Fatal(err)
 			}
 			return v
@@ -196,9 +197,6 @@ func TestRenderingsAgree(t *testing.T) {
 	for _, f := range files {
 		doc := run(t, f).Doc()
 		doc.Files, doc.Bytes = nil, 0
-		for i := range doc.Hours {
-			_ = i
-		}
 		var b bytes.Buffer
 		for _, c := range doc.Codes {
 			b.WriteString(c.Code)
@@ -220,5 +218,56 @@ func TestRenderingsAgree(t *testing.T) {
 	}
 	if len(files) < 6 {
 		t.Errorf("want 6 renderings, found %d", len(files))
+	}
+}
+
+// TestHostileInput: every kind of bad line is counted where it belongs and
+// nothing else changes.
+func TestHostileInput(t *testing.T) {
+	const pf = "Nov 27 06:02:21 mx postfix/smtp[1]: %s: to=<%s>, relay=none, delay=0, delays=0/0/0/0, dsn=%s, status=deferred (host x[192.0.2.1] said: 451 %s try later (in reply to RCPT TO command))"
+	lines := []string{
+		fmt.Sprintf(pf, "A0001", "a@ok.example", "4.3.2", "4.3.2"),
+		fmt.Sprintf(pf, "A0002", "b@crlf.example", "4.3.2", "4.3.2") + "\r",
+		fmt.Sprintf(pf, "A0003", "c@long.example", "4.3.2", "4.3.2") + strings.Repeat(" x", 40000),
+		fmt.Sprintf(pf, "A0004", "d@b\xff\x00d.example", "4.3.2", "4.3.2"),
+		fmt.Sprintf(pf, "A0005", "e@\xe2\x80\xaeevil.example", "4.7.1", "4.7.1"),
+		strings.Replace(fmt.Sprintf(pf, "A0006", "f@time.example", "4.3.2", "4.3.2"), "Nov 27", "Nov 99", 1),
+		fmt.Sprintf(pf, "A0007", "g@unknown.example", "4.999.999", "4.999.999"),
+		fmt.Sprintf(pf, "A0008", "h@syntax.example", "4.1000.1", "4.1000.1"),
+		"\x00\x00\x00",
+		"",
+	}
+	path := filepath.Join(t.TempDir(), "hostile.log")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := run(t, path)
+	want := map[parser.Result]uint64{parser.Matched: 5, parser.TooLong: 1, parser.BadTime: 1, parser.Unmatched: 3}
+	for _, r := range parser.Results {
+		if s.Lines[r] != want[r] {
+			t.Errorf("%s lines: want %d, got %d", r, want[r], s.Lines[r])
+		}
+	}
+	for _, c := range []struct {
+		metric string
+		labels []string
+		want   float64
+	}{
+		{"bouncewatch_events_total", []string{"deferred", "4.3.2"}, 3},
+		{"bouncewatch_events_total", []string{"deferred", "4.999.999"}, 1},
+		{"bouncewatch_events_total", []string{"deferred", "4.7.1"}, 1},
+		{"bouncewatch_domain_events_total", []string{"invalid", "4.3.2"}, 1},
+		{"bouncewatch_domain_events_total", []string{"invalid", "4.7.1"}, 1},
+		{"bouncewatch_domain_events_total", []string{"crlf.example"}, 1},
+		{"bouncewatch_log_bytes_total", []string{"lab"}, float64(len(strings.Join(lines, "\n")) + 1)},
+	} {
+		if got := count(t, s, c.metric, c.labels...); got != c.want {
+			t.Errorf("%s%q: want %v, got %v", c.metric, c.labels, c.want, got)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.Metrics)
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("exposition not clean: %v %v", err, problems)
 	}
 }

@@ -1,10 +1,5 @@
 package report_test
 
-import (
-	"fmt"
-	"strconv"
-)
-
-func fmtSscan(s string, v *float64) (int, error) { return fmt.Sscan(s, v) }
+import "strconv"
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
