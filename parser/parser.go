@@ -1,7 +1,6 @@
 package parser
 
 import (
-	"bytes"
 	"time"
 )
 
@@ -74,7 +73,7 @@ func (p *Parser) Parse(line []byte, ev *Event) (Result, *Rule) {
 		line = line[:n-1]
 	}
 	for _, r := range p.rules.Rules {
-		if len(r.contains) > 0 && !bytes.Contains(line, r.contains) {
+		if !r.contains.in(line) {
 			continue
 		}
 		var m []int

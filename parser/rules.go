@@ -94,7 +94,7 @@ var fieldNames = [numFields]string{"time", "queue_id", "recipient", "domain", "r
 type Rule struct {
 	Name     string
 	Line     int // line of the rule in its file
-	contains []byte
+	contains literal
 	re       *regexp.Regexp
 	skip     bool
 	status   Status
@@ -211,7 +211,7 @@ func orDefault(v, d int) int {
 // compileRule validates one rule. Its errors start with "LINE: rule ...", so the
 // caller only puts the file name in front.
 func compileRule(rc RuleConfig, ln ruleLines) (*Rule, error) {
-	r := &Rule{Name: rc.Name, Line: ln.item, skip: rc.Skip, contains: []byte(rc.Contains)}
+	r := &Rule{Name: rc.Name, Line: ln.item, skip: rc.Skip, contains: newLiteral(rc.Contains)}
 	errf := func(key, format string, args ...any) error {
 		line := ln.item
 		if l, ok := ln.keys[key]; ok {
