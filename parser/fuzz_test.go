@@ -101,19 +101,8 @@ var hostileLines = []string{
 
 var statuses = map[string]bool{"sent": true, "deferred": true, "bounced": true, "expired": true, "removed": true}
 
-// fuzzRules returns the shipped rules with the zone fixed to UTC.
-func fuzzRules(tb testing.TB) *parser.RuleSet {
-	tb.Helper()
-	rs, err := parser.Parse("rules.yaml", bouncewatch.DefaultRules)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rs.Location = time.UTC
-	return rs
-}
-
 func FuzzParse(f *testing.F) {
-	rs := fuzzRules(f)
+	rs := defaultRules(f)
 	for _, l := range seedLines(f, rs) {
 		f.Add(l)
 	}

@@ -5,23 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bouncewatch/bouncewatch"
+	"github.com/bouncewatch/bouncewatch/internal/labtest"
 	"github.com/bouncewatch/bouncewatch/parser"
 )
 
-// defaultRules loads the shipped rules.yaml with the zone set to UTC, so that
-// tests do not depend on the machine's zone.
-func defaultRules(t testing.TB) *parser.RuleSet {
-	t.Helper()
-	rs, err := parser.Parse("rules.yaml", bouncewatch.DefaultRules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs.Location = time.UTC
-	return rs
-}
-
-var reference = time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+var (
+	defaultRules = labtest.Rules
+	reference    = labtest.Reference
+)
 
 // TestDefaultRules runs every rule of the shipped rules.yaml against real
 // lines written by Postfix 3.7 and Exim 4.96 (testdata/lab, ../shared/corpus)
