@@ -1,6 +1,10 @@
-// Package tailer reads log sources. This file holds the line splitter that
-// every reader shares: it never hands out part of a line and never buffers
-// more than the longest allowed line, however long a hostile line is.
+// Package tailer reads log sources: finished files line by line (ReadLines),
+// and live files followed through rotation, truncation and restarts (Follow).
+// It never hands out part of a line, never buffers more than the longest
+// allowed line however long a hostile line is, and tells its caller the file
+// identity and offset after each line so that a restart can resume exactly
+// there. Follow is bouncewatch's own loop rather than github.com/nxadm/tail,
+// for the reasons given in follow.go.
 package tailer
 
 import (
