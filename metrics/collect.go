@@ -34,12 +34,15 @@ var (
 	descEntries      = desc("bouncewatch_tracker_entries", "Deferred recipients held by the retry tracker.", "source")
 	descReload       = desc("bouncewatch_config_last_reload_successful", "Whether the last rules reload succeeded (1) or kept the old rules (0).")
 	descCheckpoint   = desc("bouncewatch_checkpoint_last_success_timestamp_seconds", "Wall time of the last state file written successfully.")
+	descCheckpointKO = desc("bouncewatch_checkpoint_failures_total", "State files that could not be written (since the process started).")
+	descDiscarded    = desc("bouncewatch_state_file_discarded_total", "State files found corrupt, empty, unreadable or from a newer version on start, moved aside (since the process started).")
 )
 
 var allDescs = []*prometheus.Desc{
 	descEvents, descDomainEvents, descByHour, descOutcomes, descResolution, descAttempts,
 	descDeferred, descDomainDefer, descOldest, descCodeInfo, descLines, descBytes,
 	descLastEvent, descRotations, descOverflow, descEntries, descReload, descCheckpoint,
+	descCheckpointKO, descDiscarded,
 }
 
 // Describe implements prometheus.Collector.
@@ -112,6 +115,10 @@ func (s *Set) Collect(ch chan<- prometheus.Metric) {
 	gauge(descReload, reload)
 	if !s.checkpointTime.IsZero() {
 		gauge(descCheckpoint, float64(s.checkpointTime.UnixNano())/1e9)
+	}
+	if s.daemon {
+		counter(descCheckpointKO, s.checkpointFailures)
+		counter(descDiscarded, s.stateDiscarded)
 	}
 }
 

@@ -121,6 +121,10 @@ type Set struct {
 
 	reloadOK       bool
 	checkpointTime time.Time
+	// process-level counters, not checkpointed (a restart resets them)
+	checkpointFailures uint64
+	stateDiscarded     uint64
+	daemon             bool // the daemon's own families are exposed
 }
 
 type gaugeKey struct {
@@ -177,12 +181,28 @@ func (s *Set) AddPendingSource(p PendingSource) {
 	s.pending = append(s.pending, p)
 }
 
-// Locked runs f with the Set locked, so that a tracker feeding it is not read
-// by a scrape in the middle of an update.
-func (s *Set) Locked(f func()) {
+// Batch is the Set as seen inside Update: the same counting methods without
+// taking the lock, which Update holds. It is a tracker.Sink.
+type Batch struct{ s *Set }
+
+// Event counts one delivery event.
+func (b Batch) Event(ev *parser.Event) { b.s.event(ev) }
+
+// Resolved counts one retry outcome.
+func (b Batch) Resolved(r *tracker.Resolution) { b.s.resolved(r) }
+
+// Line counts one log line, as Set.Line.
+func (b Batch) Line(source string, n int, res parser.Result, t time.Time) {
+	b.s.line(source, n, res, t)
+}
+
+// Update runs f with the Set locked: what f does to the trackers that feed
+// the Set and to the counters happens at once for a scrape or a checkpoint,
+// which take the same lock.
+func (s *Set) Update(f func(b Batch)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f()
+	f(Batch{s})
 }
 
 func (s *Set) sourceIndex(name string) uint16 {
@@ -269,6 +289,10 @@ func (s *Set) event(ev *parser.Event) {
 func (s *Set) Resolved(r *tracker.Resolution) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.resolved(r)
+}
+
+func (s *Set) resolved(r *tracker.Resolution) {
 	k := outcomeKey{s.sourceIndex(r.Source), s.codeIndex(r.FirstCode), r.Outcome}
 	o := s.outcomes[k]
 	if o == nil {
@@ -316,6 +340,29 @@ func (s *Set) Rotation(source, kind string) {
 func (s *Set) SetReloadSuccess(ok bool) {
 	s.mu.Lock()
 	s.reloadOK = ok
+	s.mu.Unlock()
+}
+
+// SetDaemon exposes the families only the daemon has (checkpoint and state
+// file counters); report output leaves them out.
+func (s *Set) SetDaemon() {
+	s.mu.Lock()
+	s.daemon = true
+	s.mu.Unlock()
+}
+
+// CheckpointFailed counts a state file that could not be written.
+func (s *Set) CheckpointFailed() {
+	s.mu.Lock()
+	s.checkpointFailures++
+	s.mu.Unlock()
+}
+
+// StateDiscarded counts a state file that could not be used on start and was
+// moved aside.
+func (s *Set) StateDiscarded() {
+	s.mu.Lock()
+	s.stateDiscarded++
 	s.mu.Unlock()
 }
 

@@ -47,6 +47,14 @@ const (
 func (s *Set) Export() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.export()
+}
+
+// Export returns every value, from inside Update: together with the trackers
+// and positions read in the same Update, it is one consistent snapshot.
+func (b Batch) Export() State { return b.s.export() }
+
+func (s *Set) export() State {
 	st := State{
 		Sources: append([]string(nil), s.sourceNames...), Domains: append([]string(nil), s.domainNames[1:]...),
 		Codes: append([]string(nil), s.codeNames[1:]...), Overflow: map[string]uint64{},

@@ -9,14 +9,27 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/bouncewatch/bouncewatch"
 	"github.com/bouncewatch/bouncewatch/parser"
 )
+
+func init() {
+	// A binary built with go build or go install carries its module version.
+	if version.Version == "" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			version.Version = bi.Main.Version
+		}
+	}
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -54,6 +67,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	terminated := false // --help and --version print, then stop without an error
 	app.Terminate(func(int) { terminated = true })
 	configFile := app.Flag("config.file", "Rules file (rules.yaml). Default: the rules built into the binary.").PlaceHolder("rules.yaml").String()
+	logConfig := &promslog.Config{Writer: stderr}
+	promslogflag.AddFlags(app, logConfig)
+
+	runCmd := app.Command("run", "Follow the logs and serve the metrics (the default command).").Default()
+	cfg := daemonConfig{stdin: stdin}
+	runCmd.Flag("source.file", "A log to follow, as NAME=PATH (PATH - is standard input); repeatable. NAME is the source label.").PlaceHolder("NAME=PATH").StringsVar(&cfg.files)
+	runCmd.Flag("source.from-beginning", "On a first start (no state), read the files from their start instead of their end.").BoolVar(&cfg.fromBeginning)
+	runCmd.Flag("state.file", "Checkpoint file: positions, retry tracker and every metric value.").Default("/var/lib/bouncewatch/state.json").StringVar(&cfg.stateFile)
+	runCmd.Flag("state.interval", "How often to write the checkpoint.").Default("10s").DurationVar(&cfg.stateInterval)
+	runCmd.Flag("tail.poll", "How often to look at each log for new lines and rotations.").Default("250ms").DurationVar(&cfg.poll)
+	runCmd.Flag("tail.rotate-wait", "How long a rotated-away log must be quiet before it is let go (syslog daemons write to it until signalled).").Default("5s").DurationVar(&cfg.rotateWait)
+	runCmd.Flag("web.telemetry-path", "Path under which to expose the metrics.").Default("/metrics").StringVar(&cfg.telemetryPath)
+	cfg.web = kingpinflag.AddFlags(runCmd, ":9467")
 
 	reportCmd := app.Command("report", "Read finished log files (plain, .gz, - for stdin) in the order given, as one stream, and summarise them.")
 	reportFormat := reportCmd.Flag("format", "Output format: text, json or prometheus.").Default("text").Enum("text", "json", "prometheus")
@@ -71,10 +97,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return &exitError{2, err}
 	}
-	rs, err := loadRules(*configFile)
-	if err != nil {
-		return err
-	}
 	// kingpin hands a lone "-" argument over as an empty string.
 	for _, files := range []*[]string{reportFiles, checkFiles} {
 		for i, f := range *files {
@@ -84,9 +106,25 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	switch cmd {
+	case runCmd.FullCommand():
+		cfg.configFile = *configFile
+		if cfg.stateInterval <= 0 {
+			return &exitError{2, fmt.Errorf("--state.interval must be positive")}
+		}
+		logger := promslog.New(logConfig)
+		logger.Info("starting bouncewatch", "version", version.Info())
+		return runDaemon(ctx, cfg, logger)
 	case reportCmd.FullCommand():
+		rs, err := loadRules(*configFile)
+		if err != nil {
+			return err
+		}
 		return runReport(ctx, rs, *reportSource, *reportFormat, *reportFiles, stdin, stdout, stderr)
 	case checkCmd.FullCommand():
+		rs, err := loadRules(*configFile)
+		if err != nil {
+			return err
+		}
 		return runCheck(ctx, rs, *checkFiles, *checkSamples, stdin, stdout)
 	}
 	return fmt.Errorf("unknown command %q", cmd)
