@@ -62,8 +62,11 @@ type Options struct {
 	FromBeginning bool          // without Resume: read the file from its start instead of its end
 	Resume        *Position     // where a previous run stopped
 	Logger        *slog.Logger
-	// Opened is called once the file has been opened for the first time.
-	Opened func()
+	// CaughtUp is called once, after the file was first opened and read to its
+	// end (and, on a resume, after the file rotated away meanwhile was
+	// finished): from then on the counts include everything that was in the
+	// logs when the follower started.
+	CaughtUp func()
 }
 
 type openFile struct {
@@ -82,7 +85,7 @@ type follower struct {
 	old      *openFile // a rotated-away file still being drained
 	oldQuiet time.Time // when old last gave data
 	buf      []byte
-	opened   bool
+	caughtUp bool
 	warned   string
 }
 
@@ -108,6 +111,12 @@ func Follow(ctx context.Context, opts Options, h Handler) error {
 	defer t.Stop()
 	for {
 		fl.poll()
+		if !fl.caughtUp && fl.cur != nil && fl.old == nil {
+			fl.caughtUp = true
+			if fl.CaughtUp != nil {
+				fl.CaughtUp()
+			}
+		}
 		select {
 		case <-ctx.Done():
 			fl.drainAll()
@@ -168,16 +177,17 @@ func (fl *follower) start() {
 		fl.setCur(of)
 		return
 	}
-	// The file at the path is another one: find ours next to it and finish it.
+	// The file at the path is another one: find ours next to it and finish it
+	// now. It was rotated away before we started, so its writer has moved on;
+	// it is read to its end at once rather than watched for RotateWait.
 	if prev := fl.findRotated(r); prev != nil {
 		prev.offset = r.Offset
 		prev.fp = append([]byte(nil), r.Fingerprint...)
 		if _, err := prev.f.Seek(r.Offset, io.SeekStart); err == nil {
 			fl.Logger.Info("finishing the file rotated away while stopped", "file", prev.f.Name(), "offset", r.Offset)
-			fl.old, fl.oldQuiet = prev, time.Now()
-		} else {
-			prev.f.Close()
+			fl.read(prev)
 		}
+		prev.f.Close()
 	} else {
 		fl.Logger.Warn("the file followed before the restart is gone; its unread lines are lost", "path", r.Path, "offset", r.Offset)
 	}
@@ -189,15 +199,7 @@ func (fl *follower) start() {
 	fl.setCur(of) // from its start
 }
 
-func (fl *follower) setCur(of *openFile) {
-	fl.cur = of
-	if !fl.opened {
-		fl.opened = true
-		if fl.Opened != nil {
-			fl.Opened()
-		}
-	}
-}
+func (fl *follower) setCur(of *openFile) { fl.cur = of }
 
 // findRotated looks in the directory of the path for the file a position
 // names, by device, inode and fingerprint (mail.log.1, mail.log-20261127...).

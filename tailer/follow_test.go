@@ -75,8 +75,6 @@ func follow(t *testing.T, opts Options) (*collector, func()) {
 	c := &collector{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	opened := make(chan struct{}, 1)
-	opts.Opened = func() { opened <- struct{}{} }
 	go func() {
 		defer close(done)
 		if err := Follow(ctx, opts, c); err != nil {

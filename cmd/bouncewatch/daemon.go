@@ -188,7 +188,7 @@ loop:
 func (d *daemon) follow(ctx context.Context, s *source, maxLine int) {
 	log := d.logger.With("source", s.name)
 	if s.path == "-" {
-		d.sourceOpened()
+		d.sourceCaughtUp()
 		_, err := tailer.ReadLines(d.cfg.stdin, maxLine, true, func(line []byte, n int, tooLong bool) error {
 			s.Line(line, n, tooLong, tailer.Position{})
 			return ctx.Err()
@@ -200,17 +200,21 @@ func (d *daemon) follow(ctx context.Context, s *source, maxLine int) {
 	}
 	opts := tailer.Options{
 		Path: s.path, MaxLineBytes: maxLine, Poll: d.cfg.poll, RotateWait: d.cfg.rotateWait,
-		FromBeginning: d.cfg.fromBeginning, Resume: s.resume, Logger: log, Opened: d.sourceOpened,
+		FromBeginning: d.cfg.fromBeginning, Resume: s.resume, Logger: log, CaughtUp: d.sourceCaughtUp,
 	}
 	if err := tailer.Follow(ctx, opts, s); err != nil {
 		log.Error("following stopped", "err", err)
 	}
 }
 
-func (d *daemon) sourceOpened() {
+// sourceCaughtUp marks a source open and read to the end of what its log
+// held at the start. Once all are, the daemon is ready and serves metrics:
+// before that a scrape could see counters below what the previous process
+// (killed after its last checkpoint) served, as if they had gone down.
+func (d *daemon) sourceCaughtUp() {
 	if int(d.opened.Add(1)) == len(d.sources) {
 		d.ready.Store(true)
-		d.logger.Info("ready: state restored and every source open")
+		d.logger.Info("ready: state restored and every source read to its end")
 	}
 }
 
@@ -318,7 +322,14 @@ func (d *daemon) reloadRules() error {
 
 func (d *daemon) handler(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(d.cfg.telemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+	mux.HandleFunc(d.cfg.telemetryPath, func(w http.ResponseWriter, r *http.Request) {
+		if !d.ready.Load() {
+			http.Error(w, "Catching up with the logs since the last checkpoint; metrics follow when done.", http.StatusServiceUnavailable)
+			return
+		}
+		metricsHandler.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "Healthy.\n")
 	})
