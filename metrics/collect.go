@@ -137,8 +137,10 @@ func (s *Set) collectPending(gauge func(*prometheus.Desc, float64, ...string)) {
 		src := s.sourceIndex(p.Source())
 		gauge(descEntries, float64(p.Len()), s.sourceNames[src])
 		p.Pending(func(domain string, code parser.Code, first time.Time) {
-			counts[gaugeKey{src: src, code: s.codeIndex(code), kind: kindCode}]++
-			dk := gaugeKey{src: src, domain: s.domainIndex([]byte(domain)), kind: kindDomain}
+			// Lookups only: a value folded into "other" was counted as an
+			// overflow when its event came, not again at every scrape.
+			counts[gaugeKey{src: src, code: s.codes[code], kind: kindCode}]++
+			dk := gaugeKey{src: src, domain: s.domains[domain], kind: kindDomain}
 			counts[dk]++
 			if o, ok := oldest[dk]; !ok || first.Before(o) {
 				oldest[dk] = first

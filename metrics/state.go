@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/parser"
@@ -75,7 +76,9 @@ func (s *Set) export() State {
 	}
 	for k, o := range s.outcomes {
 		st.Series = append(st.Series, SeriesState{Metric: seriesOutcomes, Labels: []string{src(k.src), s.codeNames[k.code], k.outcome.String()},
-			Value: o.resolution.Count, Sum: o.resolution.Sum, Buckets: o.resolution.Buckets, Sum2: o.attempts.Sum, Bucket2: o.attempts.Buckets})
+			// Copies: the state is encoded after the lock is released.
+			Value: o.resolution.Count, Sum: o.resolution.Sum, Buckets: slices.Clone(o.resolution.Buckets),
+			Sum2: o.attempts.Sum, Bucket2: slices.Clone(o.attempts.Buckets)})
 	}
 	for k := range s.seenGauges {
 		l := []string{src(k.src), "code", s.codeNames[k.code]}
