@@ -39,6 +39,7 @@ type Position struct {
 	Ino         uint64 `json:"ino"`
 	Fingerprint []byte `json:"fingerprint"`
 	Offset      int64  `json:"offset"`
+	Cursor      string `json:"cursor,omitempty"` // a journald source's position
 }
 
 // Handler receives what a follower reads. Calls come from the follower's

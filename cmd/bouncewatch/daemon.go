@@ -34,6 +34,8 @@ import (
 type daemonConfig struct {
 	configFile    string
 	files         []string // NAME=PATH
+	journals      []string // NAME=UNIT
+	journalctl    string
 	fromBeginning bool
 	stateFile     string
 	stateInterval time.Duration
@@ -63,7 +65,8 @@ type source struct {
 	path    string
 	parser  *parser.Parser
 	tracker *tracker.Tracker
-	pos     *tailer.Position
+	pos     tailer.Position // valid when hasPos
+	hasPos  bool
 	resume  *tailer.Position
 	ev      parser.Event
 }
@@ -84,8 +87,7 @@ func (s *source) Line(line []byte, n int, tooLong bool, pos tailer.Position) {
 		}
 		b.Line(s.name, n, res, t)
 		if s.path != "-" {
-			p := pos
-			s.pos = &p
+			s.pos, s.hasPos = pos, true
 		}
 	})
 }
@@ -96,30 +98,48 @@ func (s *source) Rotated(kind string) {
 	s.d.set.Rotation(s.name, kind)
 }
 
-func parseSources(specs []string) ([][2]string, error) {
+// journalPrefix marks a journald source's path: "journal:UNIT".
+const journalPrefix = "journal:"
+
+// parseSources reads --source.file=NAME=PATH and --source.journal=NAME=UNIT
+// into (name, path) pairs; a journal's path is "journal:UNIT".
+func parseSources(files, journals []string) ([][2]string, error) {
 	var out [][2]string
 	seen := map[string]bool{}
-	for _, spec := range specs {
-		name, path, ok := strings.Cut(spec, "=")
-		if !ok || name == "" || path == "" {
-			return nil, fmt.Errorf("--source.file=%q: want NAME=PATH, e.g. --source.file=postfix=/var/log/mail.log", spec)
+	for _, f := range []struct {
+		flag, example, prefix string
+		specs                 []string
+	}{
+		{"--source.file", "postfix=/var/log/mail.log", "", files},
+		{"--source.journal", "postfix=postfix@-.service", journalPrefix, journals},
+	} {
+		for _, spec := range f.specs {
+			name, path, ok := strings.Cut(spec, "=")
+			if !ok || name == "" || path == "" {
+				return nil, fmt.Errorf("%s=%q: want NAME=%s, e.g. %s=%s", f.flag, spec, map[string]string{"": "PATH", journalPrefix: "UNIT"}[f.prefix], f.flag, f.example)
+			}
+			if seen[name] {
+				return nil, fmt.Errorf("%s: the source name %q is used twice", f.flag, name)
+			}
+			seen[name] = true
+			out = append(out, [2]string{name, f.prefix + path})
 		}
-		if seen[name] {
-			return nil, fmt.Errorf("--source.file: the name %q is used twice", name)
-		}
-		seen[name] = true
-		out = append(out, [2]string{name, path})
 	}
 	if len(out) == 0 {
-		return nil, errors.New("no log source: give --source.file=NAME=PATH (e.g. --source.file=postfix=/var/log/mail.log)")
+		return nil, errors.New("no log source: give --source.file=NAME=PATH (e.g. --source.file=postfix=/var/log/mail.log) or --source.journal=NAME=UNIT")
 	}
 	return out, nil
 }
 
 func runDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) error {
-	specs, err := parseSources(cfg.files)
+	specs, err := parseSources(cfg.files, cfg.journals)
 	if err != nil {
 		return &exitError{2, err}
+	}
+	if len(cfg.journals) > 0 {
+		if err := tailer.CheckJournal(cfg.journalctl); err != nil {
+			return err
+		}
 	}
 	rs, err := loadRules(cfg.configFile)
 	if err != nil {
@@ -198,6 +218,17 @@ func (d *daemon) follow(ctx context.Context, s *source, maxLine int) {
 		}
 		return
 	}
+	if unit, ok := strings.CutPrefix(s.path, journalPrefix); ok {
+		jo := tailer.JournalOptions{Unit: unit, FromBeginning: d.cfg.fromBeginning, MaxLineBytes: maxLine,
+			Command: d.cfg.journalctl, Logger: log, CaughtUp: d.sourceCaughtUp}
+		if s.resume != nil {
+			jo.Cursor = s.resume.Cursor
+		}
+		if err := tailer.Journal(ctx, jo, s); err != nil {
+			log.Error("following the journal stopped", "err", err)
+		}
+		return
+	}
 	opts := tailer.Options{
 		Path: s.path, MaxLineBytes: maxLine, Poll: d.cfg.poll, RotateWait: d.cfg.rotateWait,
 		FromBeginning: d.cfg.fromBeginning, Resume: s.resume, Logger: log, CaughtUp: d.sourceCaughtUp,
@@ -265,7 +296,7 @@ func (d *daemon) apply(f *state.File) error {
 				continue
 			}
 			p := *st.Position
-			s.resume, s.pos = &p, &p
+			s.resume, s.pos, s.hasPos = &p, p, true
 		}
 	}
 	return nil
@@ -278,8 +309,8 @@ func (d *daemon) checkpoint() {
 	d.set.Update(func(b metrics.Batch) {
 		for _, s := range d.sources {
 			st := state.Source{Tracker: s.tracker.Export()}
-			if s.pos != nil {
-				p := *s.pos
+			if s.hasPos {
+				p := s.pos
 				st.Position = &p
 			}
 			f.Sources[s.name] = st

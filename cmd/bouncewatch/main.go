@@ -73,6 +73,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	runCmd := app.Command("run", "Follow the logs and serve the metrics (the default command).").Default()
 	cfg := daemonConfig{stdin: stdin}
 	runCmd.Flag("source.file", "A log to follow, as NAME=PATH (PATH - is standard input); repeatable. NAME is the source label.").PlaceHolder("NAME=PATH").StringsVar(&cfg.files)
+	runCmd.Flag("source.journal", "A systemd unit whose journal to follow, as NAME=UNIT (runs journalctl --follow --output=json); repeatable.").PlaceHolder("NAME=UNIT").StringsVar(&cfg.journals)
+	runCmd.Flag("source.journalctl", "The journalctl command for --source.journal.").Default("journalctl").Hidden().StringVar(&cfg.journalctl)
 	runCmd.Flag("source.from-beginning", "On a first start (no state), read the files from their start instead of their end.").BoolVar(&cfg.fromBeginning)
 	runCmd.Flag("state.file", "Checkpoint file: positions, retry tracker and every metric value.").Default("/var/lib/bouncewatch/state.json").StringVar(&cfg.stateFile)
 	runCmd.Flag("state.interval", "How often to write the checkpoint.").Default("10s").DurationVar(&cfg.stateInterval)
