@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/metrics"
@@ -80,7 +81,7 @@ var ErrNoState = errors.New("no state file")
 // error that says what is wrong for a file that cannot be used.
 func Read(path string) (*File, error) {
 	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) { // ENOTDIR: a parent is a file, so there is no state file
 		return nil, ErrNoState
 	}
 	if err != nil {

@@ -36,9 +36,8 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startDaemon starts the real binary with args plus a listen address, and
-// waits until /-/healthy answers. scheme is "http" unless a web config makes
-// it https.
+// startDaemon starts the real binary with args plus a listen address and a
+// short poll interval; callers wait for what they need (p.waitHTTP).
 func startDaemon(t *testing.T, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, addr: freeAddr(t), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
