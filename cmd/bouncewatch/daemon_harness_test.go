@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,8 +22,26 @@ type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	addr   string
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
 	done   chan error
+}
+
+// lockedBuffer is the daemon's stderr, safe to read while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // freeAddr returns a loopback address with a free port.
@@ -40,10 +59,20 @@ func freeAddr(t *testing.T) string {
 // short poll interval; callers wait for what they need (p.waitHTTP).
 func startDaemon(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, addr: freeAddr(t), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	return startDaemonCmd(t, nil, args...)
+}
+
+// startDaemonCmd is startDaemon with a hook to change the command first
+// (e.g. to run it as another user).
+func startDaemonCmd(t *testing.T, modify func(*exec.Cmd), args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, addr: freeAddr(t), stderr: &lockedBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(binary, append([]string{"run", "--web.listen-address=" + p.addr, "--tail.poll=20ms", "--log.level=debug"}, args...)...)
 	p.cmd.Env = append(os.Environ(), "TZ=UTC")
 	p.cmd.Stderr = p.stderr
+	if modify != nil {
+		modify(p.cmd)
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +219,28 @@ type httpResult struct {
 
 func httpPost(url string) (httpResult, error) {
 	resp, err := http.Post(url, "text/plain", nil)
+	if err != nil {
+		return httpResult{}, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return httpResult{resp.StatusCode, string(b)}, nil
+}
+
+// waitUntil polls cond until it holds or the deadline passes.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func httpGet(url string) (httpResult, error) {
+	resp, err := http.Get(url)
 	if err != nil {
 		return httpResult{}, err
 	}

@@ -20,6 +20,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	os.Chmod(dir, 0o755) // a test runs the binary as another user
 	binary = filepath.Join(dir, "bouncewatch")
 	build := exec.Command("go", "build", "-o", binary, ".")
 	build.Stderr = os.Stderr
