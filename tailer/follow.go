@@ -61,6 +61,7 @@ type Options struct {
 	Poll          time.Duration // how often to look; default 250ms
 	RotateWait    time.Duration // how long a rotated-away file must be quiet before it is let go; default 5s
 	FromBeginning bool          // without Resume: read the file from its start instead of its end
+	Inotify       bool          // also wake on inotify events in the log's directory (Linux)
 	Resume        *Position     // where a previous run stopped
 	Logger        *slog.Logger
 	// CaughtUp is called once, after the file was first opened and read to its
@@ -107,9 +108,17 @@ func Follow(ctx context.Context, opts Options, h Handler) error {
 	}
 	fl := &follower{Options: opts, h: h, buf: make([]byte, 64<<10)}
 	defer fl.closeAll()
+	wake := make(chan struct{}, 1)
+	if opts.Inotify {
+		stop, err := watchDir(opts.Path, wake)
+		if err != nil {
+			return fmt.Errorf("tailer: inotify on %s: %w", filepath.Dir(opts.Path), err)
+		}
+		defer stop()
+	}
 	fl.start()
-	t := time.NewTicker(opts.Poll)
-	defer t.Stop()
+	timer := time.NewTimer(opts.Poll)
+	defer timer.Stop()
 	for {
 		fl.poll()
 		if !fl.caughtUp && fl.cur != nil && fl.old == nil {
@@ -118,11 +127,19 @@ func Follow(ctx context.Context, opts Options, h Handler) error {
 				fl.CaughtUp()
 			}
 		}
+		next := opts.Poll
+		if fl.old != nil {
+			// A rotated file is being drained: look again when it may be let
+			// go, whatever wakes us meanwhile.
+			next = min(next, max(time.Until(fl.oldQuiet.Add(fl.RotateWait)), time.Millisecond))
+		}
+		timer.Reset(next)
 		select {
 		case <-ctx.Done():
 			fl.drainAll()
 			return nil
-		case <-t.C:
+		case <-timer.C:
+		case <-wake:
 		}
 	}
 }

@@ -68,7 +68,9 @@ func follow(t *testing.T, opts Options) (*collector, func()) {
 	if opts.MaxLineBytes == 0 {
 		opts.MaxLineBytes = 1024
 	}
-	opts.Poll = 5 * time.Millisecond
+	if opts.Poll == 0 {
+		opts.Poll = 5 * time.Millisecond
+	}
 	if opts.RotateWait == 0 {
 		opts.RotateWait = 150 * time.Millisecond
 	}
@@ -331,5 +333,28 @@ func TestResume(t *testing.T) {
 			got2, _ := c2.snapshot()
 			checkExactlyOnce(t, append(got1, got2...), want)
 		})
+	}
+}
+
+// TestInotifyWakes: with inotify the follower reads new lines and follows a
+// rename rotation without waiting for a poll (the poll interval here is an
+// hour, so only inotify can wake it).
+func TestInotifyWakes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	w := openWriter(t, path)
+	defer func() { w.f.Close() }()
+	c, stop := follow(t, Options{Path: path, FromBeginning: true, Inotify: true, Poll: time.Hour, RotateWait: time.Millisecond})
+	defer stop()
+	w.write(10)
+	waitFor(t, "10 lines", func() bool { return lineCount(c)() == 10 })
+	os.Rename(path, path+".1")
+	w.reopen(path)
+	w.write(10)
+	waitFor(t, "20 lines", func() bool { return lineCount(c)() == 20 })
+	got, rot := c.snapshot()
+	checkExactlyOnce(t, got, 20)
+	if rot["rename"] != 1 {
+		t.Errorf("want 1 rename, got %v", rot)
 	}
 }

@@ -40,12 +40,13 @@ func TestSoakRotations(t *testing.T) {
 	w := openWriter(t, path)
 	c := &collector{}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	done := make(chan struct{})
-	opened := make(chan struct{}) // closed once the follower has the file open
+	stop := func() { cancel(); <-done }
+	defer stop()
+	caughtUp := make(chan struct{})
 	opts := Options{
 		Path: path, MaxLineBytes: 1024, Poll: poll, RotateWait: rotateWait,
-		FromBeginning: true, CaughtUp: func() { close(opened) },
+		FromBeginning: true, CaughtUp: func() { close(caughtUp) },
 	}
 	go func() {
 		defer close(done)
@@ -54,7 +55,7 @@ func TestSoakRotations(t *testing.T) {
 		}
 	}()
 	select {
-	case <-opened:
+	case <-caughtUp:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the follower did not catch up with the empty log in time")
 	}
@@ -114,8 +115,7 @@ write:
 	for received(c) < total && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	cancel()
-	<-done
+	stop()
 	elapsed := time.Since(start)
 	got, rot := c.snapshot()
 	t.Logf("%d rotations, %d lines in %v (%.0f lines/s); the writer was held up on a renamed file and reopened early %d times",

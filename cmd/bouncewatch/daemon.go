@@ -40,6 +40,7 @@ type daemonConfig struct {
 	stateFile     string
 	stateInterval time.Duration
 	poll          time.Duration
+	inotify       bool
 	rotateWait    time.Duration
 	web           *web.FlagConfig
 	telemetryPath string
@@ -231,7 +232,7 @@ func (d *daemon) follow(ctx context.Context, s *source, maxLine int) {
 	}
 	opts := tailer.Options{
 		Path: s.path, MaxLineBytes: maxLine, Poll: d.cfg.poll, RotateWait: d.cfg.rotateWait,
-		FromBeginning: d.cfg.fromBeginning, Resume: s.resume, Logger: log, CaughtUp: d.sourceCaughtUp,
+		FromBeginning: d.cfg.fromBeginning, Inotify: d.cfg.inotify, Resume: s.resume, Logger: log, CaughtUp: d.sourceCaughtUp,
 	}
 	if err := tailer.Follow(ctx, opts, s); err != nil {
 		log.Error("following stopped", "err", err)

@@ -79,6 +79,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	runCmd.Flag("state.file", "Checkpoint file: positions, retry tracker and every metric value.").Default("/var/lib/bouncewatch/state.json").StringVar(&cfg.stateFile)
 	runCmd.Flag("state.interval", "How often to write the checkpoint.").Default("10s").DurationVar(&cfg.stateInterval)
 	runCmd.Flag("tail.poll", "How often to look at each log for new lines and rotations.").Default("250ms").DurationVar(&cfg.poll)
+	runCmd.Flag("tail.inotify", "Also wake on inotify events in each log's directory, for lower latency (Linux; polling goes on as the safety net).").BoolVar(&cfg.inotify)
 	runCmd.Flag("tail.rotate-wait", "How long a rotated-away log must be quiet before it is let go (syslog daemons write to it until signalled).").Default("5s").DurationVar(&cfg.rotateWait)
 	runCmd.Flag("web.telemetry-path", "Path under which to expose the metrics.").Default("/metrics").StringVar(&cfg.telemetryPath)
 	cfg.web = kingpinflag.AddFlags(runCmd, ":9467")
