@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,16 +15,21 @@ import (
 
 // TestSoakRotations follows a log through 1,000 rename rotations under a
 // writer of several thousand numbered lines a second that, like a syslog
-// daemon before its HUP, goes on appending to the renamed file for a few
-// milliseconds before it reopens the path. Every line must arrive exactly
-// once, every rotation must be seen, and once the follower stops its
-// goroutines and file descriptors must be gone.
+// daemon before its HUP, goes on appending to the renamed file for 1 to 20ms
+// before it reopens the path. Every line must arrive exactly once, every
+// rotation must be seen, and once the follower stops its goroutines and file
+// descriptors must be gone. The same runs, shorter, with inotify wake-ups,
+// which add a goroutine and a descriptor that must go too.
 func TestSoakRotations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak test: skipped with -short")
 	}
+	t.Run("poll", func(t *testing.T) { soakRotations(t, false, 1000) })
+	t.Run("inotify", func(t *testing.T) { soakRotations(t, true, 200) })
+}
+
+func soakRotations(t *testing.T, inotify bool, rotations int) {
 	const (
-		rotations  = 1000
 		rate       = 5000 // lines per second
 		poll       = 2 * time.Millisecond
 		rotateWait = 30 * time.Millisecond
@@ -36,16 +42,27 @@ func TestSoakRotations(t *testing.T) {
 		t.Fatal(err)
 	}
 	baseGoroutines, baseFDs := runtime.NumGoroutine(), openFDs(t)
+	// No GC while the test runs: it would close a file the follower forgot
+	// to close (an *os.File's cleanup does), hiding the leak. The test peaks
+	// at about 130 MB under -race this way.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 
 	w := openWriter(t, path)
 	c := &collector{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	stop := func() { cancel(); <-done }
+	stop := func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the follower did not return within 10s of its context being cancelled")
+		}
+	}
 	defer stop()
 	caughtUp := make(chan struct{})
 	opts := Options{
-		Path: path, MaxLineBytes: 1024, Poll: poll, RotateWait: rotateWait,
+		Path: path, MaxLineBytes: 1024, Poll: poll, RotateWait: rotateWait, Inotify: inotify,
 		FromBeginning: true, CaughtUp: func() { close(caughtUp) },
 	}
 	go func() {
@@ -118,7 +135,7 @@ write:
 	stop()
 	elapsed := time.Since(start)
 	got, rot := c.snapshot()
-	t.Logf("%d rotations, %d lines in %v (%.0f lines/s); the writer was held up on a renamed file and reopened early %d times",
+	t.Logf("%d rotations, %d lines in %v (%.0f lines/s); early reopens (the writer held up on a renamed file): %d",
 		rotations, total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), early)
 
 	if lost, dup := exactlyOnce(t, got, total); lost != 0 || dup != 0 {

@@ -57,7 +57,7 @@ func TestHostileManyDomains(t *testing.T) {
 		if n := hostileSample(t, p, matched); n == lines {
 			break
 		} else if time.Now().After(deadline) {
-			t.Fatalf("%s: want %d, got %v", matched, lines, n)
+			t.Fatalf("%s: want %d within 60s, got %v (-1: no such sample, or not ready)", matched, lines, n)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -129,7 +129,7 @@ func writeManyDomains(t *testing.T, path string, n int) {
 func TestHostileHugeLine(t *testing.T) {
 	const (
 		huge = 100 << 20
-		// Peak RSS measured at about 20 MiB; the line alone would be 100.
+		// Peak RSS measured at 18 MiB; holding the line would take 100.
 		maxHWM = 64 << 20
 	)
 	dir := t.TempDir()
