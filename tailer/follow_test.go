@@ -143,24 +143,25 @@ func lineCount(c *collector) func() int {
 // asserts exact line counts: nothing lost, nothing read twice.
 func TestRotationMatrix(t *testing.T) {
 	tests := []struct {
-		name     string
-		rotate   func(t *testing.T, path string, w *writer)
-		want     int
-		rotation map[string]int
+		name       string
+		rotate     func(t *testing.T, path string, w *writer)
+		want       int
+		rotation   map[string]int
+		rotateWait time.Duration // the follower's, when not the test default
 	}{
 		{
-			name: "rename and create, writer keeps appending to the old file",
+			name: "rename and create, writer keeps appending to the old file for 2s",
 			rotate: func(t *testing.T, path string, w *writer) {
 				os.Rename(path, path+".1")
 				os.WriteFile(path, nil, 0o644)
-				for range 5 { // syslog keeps writing to the renamed file until HUP
-					w.write(20)
-					time.Sleep(20 * time.Millisecond)
+				for range 20 { // syslog keeps writing to the renamed file until HUP
+					w.write(10)
+					time.Sleep(100 * time.Millisecond)
 				}
 				w.reopen(path)
 				w.write(100)
 			},
-			want: 300, rotation: map[string]int{"rename": 1},
+			want: 400, rotation: map[string]int{"rename": 1}, rotateWait: 500 * time.Millisecond,
 		},
 		{
 			name: "copytruncate",
@@ -226,7 +227,7 @@ func TestRotationMatrix(t *testing.T) {
 				os.Symlink(wpath, path)
 			}
 			w := openWriter(t, wpath)
-			c, stop := follow(t, Options{Path: path, FromBeginning: true})
+			c, stop := follow(t, Options{Path: path, FromBeginning: true, RotateWait: tt.rotateWait})
 			w.write(100)
 			waitFor(t, "the first 100 lines", func() bool { return lineCount(c)() == 100 })
 			tt.rotate(t, path, w)
