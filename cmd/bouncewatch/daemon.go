@@ -166,6 +166,12 @@ func runDaemon(ctx context.Context, cfg daemonConfig, logger *slog.Logger) error
 	followCtx, stopFollowing := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, s := range d.sources {
+		if s.path == "-" {
+			// A read from standard input cannot be interrupted; it has no
+			// position to save, so the stop does not wait for it.
+			go d.follow(followCtx, s, rs.Limits.MaxLineBytes)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -109,4 +110,30 @@ func TestDaemonEndpoints(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	p.waitSample("bouncewatch_config_last_reload_successful", 1)
 	p.stop(syscall.SIGINT)
+}
+
+// TestStdinSource: `--source.file=NAME=-` counts what arrives on standard
+// input, and SIGTERM stops the daemon while it waits for more.
+func TestStdinSource(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(postfixLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	p := startDaemonCmd(t, func(cmd *exec.Cmd) { cmd.Stdin = r }, "--source.file=mail=-", "--state.file="+filepath.Join(dir, "state.json"))
+	r.Close()
+	w.Write(data)
+	p.waitHTTP("/-/ready")
+	got := counters(p.waitSample(`bouncewatch_log_bytes_total{source="mail"}`, float64(len(data))))
+	if d := diffCounters(reportCounters(t, "mail", postfixLog), got); len(d) > 0 {
+		t.Errorf("stdin source and report differ:\n%s", strings.Join(d, "\n"))
+	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("SIGTERM with standard input still open: exit %d", code)
+	}
 }
