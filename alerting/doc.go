@@ -1,0 +1,2 @@
+// Package alerting holds bouncewatch's Prometheus alert rules and their tests.
+package alerting
