@@ -83,11 +83,16 @@ func Journal(ctx context.Context, opts JournalOptions, h JournalHandler) error {
 			args = append(args, "--lines=0")
 		}
 		cmd := exec.CommandContext(ctx, opts.Command, args...)
+		var stderr tailBuffer
+		cmd.Stderr = &stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			return err
 		}
 		if err := cmd.Start(); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return fmt.Errorf("start %s: %w", opts.Command, err)
 		}
 		if first && opts.CaughtUp != nil {
@@ -99,7 +104,7 @@ func Journal(ctx context.Context, opts JournalOptions, h JournalHandler) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		opts.Logger.Warn("journalctl exited; starting it again", "unit", opts.Unit, "err", err)
+		opts.Logger.Warn("journalctl exited; starting it again", "unit", opts.Unit, "err", err, "stderr", stderr.String())
 		select {
 		case <-ctx.Done():
 			return nil
@@ -191,3 +196,16 @@ func syslogLine(b []byte, e *entry, msg []byte) []byte {
 	b = append(b, ": "...)
 	return append(b, msg...)
 }
+
+// tailBuffer keeps the last 4 KiB written to it: journalctl's error output.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 4096 {
+		t.b = t.b[len(t.b)-4096:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
