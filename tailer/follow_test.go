@@ -3,6 +3,7 @@ package tailer
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -250,9 +251,10 @@ func TestRotationMatrix(t *testing.T) {
 
 func TestMissingAtStartThenCreated(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mail.log")
-	c, stop := follow(t, Options{Path: path})
+	looked := make(chan struct{}, 1) // the follower reports the missing file once it has looked
+	c, stop := follow(t, Options{Path: path, Logger: slog.New(signal{looked})})
 	defer stop()
-	time.Sleep(30 * time.Millisecond)
+	<-looked
 	w := openWriter(t, path)
 	w.write(50)
 	waitFor(t, "50 lines", func() bool { return lineCount(c)() == 50 })
@@ -262,14 +264,29 @@ func TestMissingAtStartThenCreated(t *testing.T) {
 	checkExactlyOnce(t, got, 100)
 }
 
+// signal is a slog handler that tells a test a record was logged.
+type signal struct{ ch chan<- struct{} }
+
+func (s signal) Enabled(context.Context, slog.Level) bool { return true }
+func (s signal) WithAttrs([]slog.Attr) slog.Handler       { return s }
+func (s signal) WithGroup(string) slog.Handler            { return s }
+func (s signal) Handle(context.Context, slog.Record) error {
+	select {
+	case s.ch <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
 // TestStartsAtEnd: without a resume point a follower starts after the last
 // complete line, and a half-written line is read once it is complete.
 func TestStartsAtEnd(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mail.log")
 	os.WriteFile(path, []byte("old 1\nold 2\nhalf"), 0o644)
-	c, stop := follow(t, Options{Path: path})
+	caught := make(chan struct{})
+	c, stop := follow(t, Options{Path: path, CaughtUp: func() { close(caught) }})
 	defer stop()
-	time.Sleep(30 * time.Millisecond)
+	<-caught
 	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	f.WriteString(" done\nnew\n")
 	f.Close()
