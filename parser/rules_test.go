@@ -256,13 +256,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := parser.Limits{
-		MaxDomains:        parser.DefaultMaxDomains,
-		MaxCodes:          parser.DefaultMaxCodes,
-		MaxLineBytes:      parser.DefaultMaxLineBytes,
-		TrackerTTL:        parser.DefaultTrackerTTL,
-		TrackerMaxEntries: parser.DefaultTrackerMaxEntries,
-	}
+	want := defaultLimits
 	if rs.Limits != want {
 		t.Errorf("Limits: want %+v, got %+v", want, rs.Limits)
 	}
@@ -409,13 +403,7 @@ func TestDefaultRulesLoad(t *testing.T) {
 		t.Errorf("Location: want Local, got %s", rs.Location)
 	}
 	// The shipped file spells out the defaults, as DESIGN.md documents them.
-	want := parser.Limits{
-		MaxDomains:        parser.DefaultMaxDomains,
-		MaxCodes:          parser.DefaultMaxCodes,
-		MaxLineBytes:      parser.DefaultMaxLineBytes,
-		TrackerTTL:        parser.DefaultTrackerTTL,
-		TrackerMaxEntries: parser.DefaultTrackerMaxEntries,
-	}
+	want := defaultLimits
 	if rs.Limits != want {
 		t.Errorf("Limits: want %+v, got %+v", want, rs.Limits)
 	}
@@ -519,4 +507,13 @@ rules:
 	// status: deferred
 	// code: 4.3.2 reply: 451
 	// unmatched
+}
+
+// defaultLimits are the limits DESIGN.md documents.
+var defaultLimits = parser.Limits{
+	MaxDomains:        parser.DefaultMaxDomains,
+	MaxCodes:          parser.DefaultMaxCodes,
+	MaxLineBytes:      parser.DefaultMaxLineBytes,
+	TrackerTTL:        parser.DefaultTrackerTTL,
+	TrackerMaxEntries: parser.DefaultTrackerMaxEntries,
 }
