@@ -162,7 +162,7 @@ func TestRotationMatrix(t *testing.T) {
 				w.reopen(path)
 				w.write(100)
 			},
-			want: 400, rotation: map[string]int{"rename": 1}, rotateWait: 500 * time.Millisecond,
+			want: 400, rotation: map[string]int{"rename": 1}, rotateWait: time.Second,
 		},
 		{
 			name: "copytruncate",
