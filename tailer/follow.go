@@ -76,8 +76,7 @@ type openFile struct {
 	dev, ino uint64
 	fp       []byte
 	offset   int64 // after the last complete line handed out
-	pending  []byte
-	skipping int // > 0: inside a too-long line, this many bytes so far
+	lines    splitter
 }
 
 type follower struct {
@@ -178,7 +177,7 @@ func (fl *follower) start() {
 				fl.report(err)
 			}
 		}
-		fl.setCur(of)
+		fl.cur = of
 		return
 	}
 	of, err := fl.open(fl.Path)
@@ -192,7 +191,7 @@ func (fl *follower) start() {
 		} else {
 			fl.h.Rotated("truncate") // cut while we were down: read it all
 		}
-		fl.setCur(of)
+		fl.cur = of
 		return
 	}
 	// The file at the path is another one: find ours next to it and finish it
@@ -214,10 +213,8 @@ func (fl *follower) start() {
 		fl.report(err)
 		return
 	}
-	fl.setCur(of) // from its start
+	fl.cur = of // from its start
 }
-
-func (fl *follower) setCur(of *openFile) { fl.cur = of }
 
 // findRotated looks in the directory of the path for the file a position
 // names, by device, inode and fingerprint (mail.log.1, mail.log-20261127...).
@@ -267,7 +264,7 @@ func (fl *follower) open(path string) (*openFile, error) {
 		return nil, fmt.Errorf("%s is a directory", path)
 	}
 	dev, ino := fileID(st)
-	return &openFile{f: f, dev: dev, ino: ino}, nil
+	return &openFile{f: f, dev: dev, ino: ino, lines: splitter{max: fl.MaxLineBytes}}, nil
 }
 
 // seekToLastLine starts a file at its end, after its last complete line.
@@ -327,7 +324,8 @@ func (fl *follower) poll() {
 		if _, cut := fl.read(fl.cur); cut || fl.truncated(fl.cur) {
 			fl.h.Rotated("truncate")
 			of := fl.cur
-			of.offset, of.pending, of.skipping, of.fp = 0, of.pending[:0], 0, nil
+			of.offset, of.fp = 0, nil
+			of.lines.reset()
 			if _, err := of.f.Seek(0, io.SeekStart); err != nil {
 				fl.report(err)
 				return
@@ -352,7 +350,7 @@ func (fl *follower) poll() {
 			return
 		}
 		fl.warned = ""
-		fl.setCur(of) // a file that appears is read from its start
+		fl.cur = of // a file that appears is read from its start
 		fl.read(fl.cur)
 		return
 	}
@@ -376,7 +374,7 @@ func (fl *follower) truncated(of *openFile) bool {
 	if err != nil {
 		return false
 	}
-	return st.Size() < of.offset+int64(len(of.pending))+int64(of.skipping) || !fingerprintMatches(of.f, of.fp)
+	return st.Size() < of.offset+int64(of.lines.buffered()) || !fingerprintMatches(of.f, of.fp)
 }
 
 func (fl *follower) report(err error) {
@@ -411,54 +409,18 @@ func (fl *follower) read(of *openFile) (got, cut bool) {
 	}
 }
 
-// consume splits data into lines after what is pending. Over-long lines are
-// skipped without being kept: memory stays at MaxLineBytes per file.
+// consume hands out the lines data completes, each with the position after
+// it, and fills in the fingerprint while the file's first bytes go by.
 func (fl *follower) consume(of *openFile, data []byte) {
-	start := of.offset + int64(len(of.pending)) + int64(of.skipping)
-	if start < fingerprintBytes && len(of.fp) < fingerprintBytes {
-		need := fingerprintBytes - len(of.fp)
-		if int64(len(of.fp)) == start {
-			of.fp = append(of.fp, data[:min(need, len(data))]...)
-		}
+	start := of.offset + int64(of.lines.buffered())
+	if start < fingerprintBytes && int64(len(of.fp)) == start {
+		of.fp = append(of.fp, data[:min(fingerprintBytes-len(of.fp), len(data))]...)
 	}
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if of.skipping > 0 {
-			if i < 0 {
-				of.skipping += len(data)
-				return
-			}
-			n := of.skipping + i + 1
-			of.skipping = 0
-			of.offset += int64(n)
-			fl.h.Line(nil, n, true, of.position(fl.Path))
-			data = data[i+1:]
-			continue
-		}
-		if i < 0 {
-			if len(of.pending)+len(data) > fl.MaxLineBytes {
-				of.skipping = len(of.pending) + len(data)
-				of.pending = of.pending[:0]
-				return
-			}
-			of.pending = append(of.pending, data...)
-			return
-		}
-		line := data[:i]
-		if len(of.pending) > 0 {
-			of.pending = append(of.pending, line...)
-			line = of.pending
-		}
-		n := len(line) + 1
+	of.lines.feed(data, func(line []byte, n int, tooLong bool) error {
 		of.offset += int64(n)
-		if len(line) > fl.MaxLineBytes {
-			fl.h.Line(nil, n, true, of.position(fl.Path))
-		} else {
-			fl.h.Line(line, n, false, of.position(fl.Path))
-		}
-		of.pending = of.pending[:0]
-		data = data[i+1:]
-	}
+		fl.h.Line(line, n, tooLong, of.position(fl.Path))
+		return nil
+	})
 }
 
 func (of *openFile) position(path string) Position {

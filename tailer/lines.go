@@ -8,7 +8,7 @@
 package tailer
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"io"
 )
@@ -18,58 +18,100 @@ import (
 // than the limit, in which case line is nil and the line was skipped unread.
 type LineFunc func(line []byte, n int, tooLong bool) error
 
+// splitter cuts a stream of bytes into lines, whatever the size of the pieces
+// it is fed. Over-long lines are skipped without being kept, so it never holds
+// more than max bytes. Both ReadLines and the follower use it.
+type splitter struct {
+	max      int
+	pending  []byte // the start of a line not yet complete
+	skipping int    // > 0: inside a too-long line, this many bytes so far
+}
+
+// buffered is how many bytes of an incomplete line were fed.
+func (s *splitter) buffered() int { return len(s.pending) + s.skipping }
+
+func (s *splitter) reset() { s.pending, s.skipping = s.pending[:0], 0 }
+
+// feed hands every line completed by data to emit.
+func (s *splitter) feed(data []byte, emit LineFunc) error {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if s.skipping > 0 {
+			if i < 0 {
+				s.skipping += len(data)
+				return nil
+			}
+			n := s.skipping + i + 1
+			s.skipping = 0
+			if err := emit(nil, n, true); err != nil {
+				return err
+			}
+			data = data[i+1:]
+			continue
+		}
+		if i < 0 {
+			if len(s.pending)+len(data) > s.max {
+				s.skipping = len(s.pending) + len(data)
+				s.pending = s.pending[:0]
+				return nil
+			}
+			s.pending = append(s.pending, data...)
+			return nil
+		}
+		line := data[:i]
+		if len(s.pending) > 0 {
+			s.pending = append(s.pending, line...)
+			line = s.pending
+		}
+		var err error
+		if len(line) > s.max {
+			err = emit(nil, len(line)+1, true)
+		} else {
+			err = emit(line, len(line)+1, false)
+		}
+		s.pending = s.pending[:0]
+		if err != nil {
+			return err
+		}
+		data = data[i+1:]
+	}
+	return nil
+}
+
+// flush hands out an incomplete last line as if it were complete.
+func (s *splitter) flush(emit LineFunc) error {
+	defer s.reset()
+	switch {
+	case s.skipping > 0:
+		return emit(nil, s.skipping, true)
+	case len(s.pending) > 0:
+		return emit(s.pending, len(s.pending), false)
+	}
+	return nil
+}
+
 // ReadLines splits r into lines of at most max bytes and calls fn for each.
 // A final line without a newline is passed on when final is true (a file that
 // is complete) and otherwise left unread, and its length is returned as rest,
 // so a follower can resume at the start of that line.
 func ReadLines(r io.Reader, max int, final bool, fn LineFunc) (rest int, err error) {
-	br := bufio.NewReaderSize(r, max+1)
+	s := splitter{max: max}
+	buf := make([]byte, 64<<10)
 	for {
-		line, err := br.ReadSlice('\n')
-		switch {
-		case err == nil:
-			if err := fn(line[:len(line)-1], len(line), len(line)-1 > max); err != nil {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if err := s.feed(buf[:n], fn); err != nil {
 				return 0, err
 			}
-		case errors.Is(err, bufio.ErrBufferFull):
-			n, done, err := skipLine(br, len(line))
-			if err != nil && !errors.Is(err, io.EOF) {
-				return 0, err
+		}
+		if errors.Is(err, io.EOF) {
+			if final {
+				return 0, s.flush(fn)
 			}
-			if !done && !final {
-				return n, nil
-			}
-			if err := fn(nil, n, true); err != nil {
-				return 0, err
-			}
-			if !done {
-				return 0, nil
-			}
-		case errors.Is(err, io.EOF):
-			if len(line) == 0 {
-				return 0, nil
-			}
-			if !final {
-				return len(line), nil
-			}
-			return 0, fn(line, len(line), len(line) > max)
-		default:
+			return s.buffered(), nil
+		}
+		if err != nil {
 			return 0, err
-		}
-	}
-}
-
-// skipLine discards the rest of an over-long line; n counts what was already
-// read. done is false when the input ended before a newline.
-func skipLine(br *bufio.Reader, n int) (total int, done bool, err error) {
-	for {
-		chunk, err := br.ReadSlice('\n')
-		n += len(chunk)
-		if err == nil {
-			return n, true, nil
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return n, false, err
 		}
 	}
 }

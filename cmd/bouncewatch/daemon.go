@@ -49,13 +49,13 @@ type daemonConfig struct {
 
 // daemon follows the sources and serves the metrics.
 type daemon struct {
-	cfg     daemonConfig
-	logger  *slog.Logger
-	set     *metrics.Set
-	sources []*source
-	ready   atomic.Bool
-	opened  atomic.Int32
-	reload  sync.Mutex
+	cfg      daemonConfig
+	logger   *slog.Logger
+	set      *metrics.Set
+	sources  []*source
+	ready    atomic.Bool
+	caughtUp atomic.Int32 // sources read to their end since the start
+	reload   sync.Mutex
 }
 
 // source is one followed log: its parser and tracker, and the position after
@@ -261,7 +261,7 @@ func (d *daemon) follow(ctx context.Context, s *source, maxLine int) {
 // before that a scrape could see counters below what the previous process
 // (killed after its last checkpoint) served, as if they had gone down.
 func (d *daemon) sourceCaughtUp() {
-	if int(d.opened.Add(1)) == len(d.sources) {
+	if int(d.caughtUp.Add(1)) == len(d.sources) {
 		d.ready.Store(true)
 		d.logger.Info("ready: state restored and every source read to its end")
 	}
