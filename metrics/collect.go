@@ -2,7 +2,7 @@ package metrics
 
 import (
 	"strconv"
-	"time"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -30,26 +30,16 @@ var (
 	descBytes        = desc("bouncewatch_log_bytes_total", "Bytes of log read.", "source")
 	descLastEvent    = desc("bouncewatch_log_last_event_timestamp_seconds", "Log time of the newest delivery line read.", "source")
 	descRotations    = desc("bouncewatch_log_rotations_total", "Log rotations noticed, by kind (rename or truncate).", "source", "kind")
+	descLostFiles    = desc("bouncewatch_log_lost_files_total", "Log files that disappeared (deleted, or rotated out of reach) before they were read to their end.", "source")
+	descLostBytes    = desc("bouncewatch_log_lost_bytes_total", "Bytes known to be unread in the lost log files (at least; what was written after the last look is unknown).", "source")
 	descOverflow     = desc("bouncewatch_label_overflow_total", "Label values folded into \"other\" because their label set was full.", "label")
 	descEntries      = desc("bouncewatch_tracker_entries", "Deferred recipients held by the retry tracker.", "source")
-	descReload       = desc("bouncewatch_config_last_reload_successful", "Whether the last rules reload succeeded (1) or kept the old rules (0).")
-	descCheckpoint   = desc("bouncewatch_checkpoint_last_success_timestamp_seconds", "Wall time of the last state file written successfully.")
-	descCheckpointKO = desc("bouncewatch_checkpoint_failures_total", "State files that could not be written (since the process started).")
-	descDiscarded    = desc("bouncewatch_state_file_discarded_total", "State files found corrupt, empty, unreadable or from a newer version on start, moved aside (since the process started).")
 )
 
 var allDescs = []*prometheus.Desc{
 	descEvents, descDomainEvents, descByHour, descOutcomes, descResolution, descAttempts,
 	descDeferred, descDomainDefer, descOldest, descCodeInfo, descLines, descBytes,
-	descLastEvent, descRotations, descOverflow, descEntries, descReload, descCheckpoint,
-	descCheckpointKO, descDiscarded,
-}
-
-// Describe implements prometheus.Collector.
-func (s *Set) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range allDescs {
-		ch <- d
-	}
+	descLastEvent, descRotations, descLostFiles, descLostBytes, descOverflow, descEntries,
 }
 
 var hourLabels = func() (h [24]string) {
@@ -59,107 +49,165 @@ var hourLabels = func() (h [24]string) {
 	return
 }()
 
-// Collect implements prometheus.Collector.
+// Set is the collector of every source's metrics, for a private registry.
+type Set struct {
+	labels *Labels
+
+	mu      sync.Mutex // guards sources; held during Collect, so scrapes take turns
+	sources []owned
+}
+
+type owned struct {
+	src  *Source
+	lock sync.Locker
+	snap *snapshot // reused from scrape to scrape
+}
+
+// NewSet returns a collector over the label sets l.
+func NewSet(l *Labels) *Set { return &Set{labels: l} }
+
+// Labels returns the label sets.
+func (s *Set) Labels() *Labels { return s.labels }
+
+// Add registers a source's metrics; lock is what its owner holds while it
+// changes them.
+func (s *Set) Add(src *Source, lock sync.Locker) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sources = append(s.sources, owned{src: src, lock: lock, snap: &snapshot{}})
+}
+
+// Describe implements prometheus.Collector.
+func (s *Set) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+// snapshot is a copy of one Source's series, taken under its owner's lock.
+type snapshot struct {
+	events       []kv[eventKey, uint64]
+	domainEvents []kv[domainKey, uint64]
+	byHour       []kv[hourKey, uint64]
+	outcomes     []kv[outcomeKey, outcomeStats]
+	pendingCode  []kv[uint16, int64]
+	pendingDom   []kv[uint32, domainGauge]
+	counts       Counts
+	overflow     [numOverflow]uint64
+}
+
+type kv[K comparable, V any] struct {
+	k K
+	v V
+}
+
+func copyMap[K comparable, V any](dst []kv[K, V], m map[K]V) []kv[K, V] {
+	dst = dst[:0]
+	for k, v := range m {
+		dst = append(dst, kv[K, V]{k, v})
+	}
+	return dst
+}
+
+func copyMapPtr[K comparable, V any](dst []kv[K, V], m map[K]*V) []kv[K, V] {
+	dst = dst[:0]
+	for k, v := range m {
+		dst = append(dst, kv[K, V]{k, *v})
+	}
+	return dst
+}
+
+// take copies src into the snapshot. The histogram buckets are copied too:
+// the source goes on counting once the lock is released.
+func (sn *snapshot) take(src *Source) {
+	sn.events = copyMap(sn.events, src.events)
+	sn.domainEvents = copyMap(sn.domainEvents, src.domainEvents)
+	sn.byHour = copyMap(sn.byHour, src.byHour)
+	sn.outcomes = sn.outcomes[:0]
+	for k, o := range src.outcomes {
+		c := *o
+		c.resolution.Buckets = append([]uint64(nil), o.resolution.Buckets...)
+		c.attempts.Buckets = append([]uint64(nil), o.attempts.Buckets...)
+		sn.outcomes = append(sn.outcomes, kv[outcomeKey, outcomeStats]{k, c})
+	}
+	sn.pendingCode = copyMap(sn.pendingCode, src.pendingCode)
+	sn.pendingDom = copyMapPtr(sn.pendingDom, src.pendingDomain)
+	sn.counts = src.Counts()
+	sn.overflow = src.overflow
+}
+
+// Collect implements prometheus.Collector. Each source is copied under its
+// owner's lock, which is held only for the copy: reading the logs waits for
+// a scrape no longer than it takes to copy the series.
 func (s *Set) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, o := range s.sources {
+		o.lock.Lock()
+		o.snap.take(o.src)
+		o.lock.Unlock()
+	}
+	// After the copies: every index they hold has its name.
+	domains, codes, codeValues := s.labels.names()
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	for k, v := range s.events {
-		counter(descEvents, v, s.sourceNames[k.src], k.status.String(), s.codeNames[k.code])
+	var overflow [numOverflow]uint64
+	for _, o := range s.sources {
+		src, sn := o.src.name, o.snap
+		for _, e := range sn.events {
+			counter(descEvents, e.v, src, e.k.status.String(), codes[e.k.code])
+		}
+		for _, e := range sn.domainEvents {
+			counter(descDomainEvents, e.v, src, domains[e.k.domain], e.k.status.String(), codes[e.k.code])
+		}
+		for _, e := range sn.byHour {
+			counter(descByHour, e.v, src, e.k.status.String(), codes[e.k.code], hourLabels[e.k.hour])
+		}
+		for _, e := range sn.outcomes {
+			l := []string{src, codes[e.k.code], e.k.outcome.String()}
+			counter(descOutcomes, e.v.resolution.Count, l...)
+			ch <- constHistogram(descResolution, &e.v.resolution, ResolutionBuckets, l)
+			ch <- constHistogram(descAttempts, &e.v.attempts, AttemptsBuckets, l)
+		}
+		for _, e := range sn.pendingCode {
+			gauge(descDeferred, float64(e.v), src, codes[e.k])
+		}
+		for _, e := range sn.pendingDom {
+			gauge(descDomainDefer, float64(e.v.n), src, domains[e.k])
+			if e.v.n > 0 {
+				gauge(descOldest, float64(e.v.oldest)/1e9, src, domains[e.k])
+			}
+		}
+		gauge(descEntries, float64(sn.counts.Pending), src)
+		for _, r := range parser.Results {
+			counter(descLines, sn.counts.Lines[r], src, r.String())
+		}
+		counter(descBytes, sn.counts.Bytes, src)
+		if !sn.counts.LastEvent.IsZero() {
+			gauge(descLastEvent, float64(sn.counts.LastEvent.UnixNano())/1e9, src)
+		}
+		for kind, v := range sn.counts.Rotations {
+			counter(descRotations, v, src, rotationNames[kind])
+		}
+		counter(descLostFiles, sn.counts.LostFiles, src)
+		counter(descLostBytes, sn.counts.LostBytes, src)
+		for i, v := range sn.overflow {
+			overflow[i] += v
+		}
 	}
-	for k, v := range s.domainEvents {
-		counter(descDomainEvents, v, s.sourceNames[k.src], s.domainNames[k.domain], k.status.String(), s.codeNames[k.code])
-	}
-	for k, v := range s.byHour {
-		counter(descByHour, v, s.sourceNames[k.src], k.status.String(), s.codeNames[k.code], hourLabels[k.hour])
-	}
-	for k, o := range s.outcomes {
-		l := []string{s.sourceNames[k.src], s.codeNames[k.code], k.outcome.String()}
-		counter(descOutcomes, o.resolution.Count, l...)
-		ch <- constHistogram(descResolution, &o.resolution, ResolutionBuckets, l)
-		ch <- constHistogram(descAttempts, &o.attempts, AttemptsBuckets, l)
-	}
-	s.collectPending(gauge)
-	for i, c := range s.codeValues {
+	for i, c := range codeValues {
 		if i == 0 {
 			continue
 		}
 		info, _ := parser.Describe(c.String())
-		gauge(descCodeInfo, 1, s.codeNames[i], info.Class, info.Subject, info.Description)
+		gauge(descCodeInfo, 1, codes[i], info.Class, info.Subject, info.Description)
 	}
-	for src, l := range s.lines {
-		for _, r := range parser.Results {
-			counter(descLines, l[r], s.sourceNames[src], r.String())
-		}
-		counter(descBytes, s.bytes[src], s.sourceNames[src])
-		rot := s.rotations[src]
-		for _, kind := range []string{"rename", "truncate"} {
-			counter(descRotations, rot[kind], s.sourceNames[src], kind)
-		}
-	}
-	for src, t := range s.lastEvent {
-		gauge(descLastEvent, float64(t.UnixNano())/1e9, s.sourceNames[src])
-	}
-	for label, v := range s.overflow {
-		counter(descOverflow, v, label)
-	}
-	reload := 0.0
-	if s.reloadOK {
-		reload = 1
-	}
-	gauge(descReload, reload)
-	if !s.checkpointTime.IsZero() {
-		gauge(descCheckpoint, float64(s.checkpointTime.UnixNano())/1e9)
-	}
-	if s.daemon {
-		counter(descCheckpointKO, s.checkpointFailures)
-		counter(descDiscarded, s.stateDiscarded)
-	}
-}
-
-const (
-	kindCode uint8 = iota
-	kindDomain
-)
-
-// collectPending computes the deferred-recipient gauges from the trackers.
-// Series that were non-zero once are kept at 0 afterwards, so that alerts see
-// a recovery rather than a vanished series.
-func (s *Set) collectPending(gauge func(*prometheus.Desc, float64, ...string)) {
-	counts := map[gaugeKey]int{}
-	oldest := map[gaugeKey]time.Time{}
-	for _, p := range s.pending {
-		src := s.sourceIndex(p.Source())
-		gauge(descEntries, float64(p.Len()), s.sourceNames[src])
-		p.Pending(func(domain string, code parser.Code, first time.Time) {
-			// Lookups only: a value folded into "other" was counted as an
-			// overflow when its event came, not again at every scrape.
-			counts[gaugeKey{src: src, code: s.codes[code], kind: kindCode}]++
-			dk := gaugeKey{src: src, domain: s.domains[domain], kind: kindDomain}
-			counts[dk]++
-			if o, ok := oldest[dk]; !ok || first.Before(o) {
-				oldest[dk] = first
-			}
-		})
-	}
-	for k := range counts {
-		s.seenGauges[k] = true
-	}
-	for k := range s.seenGauges {
-		v := float64(counts[k])
-		if k.kind == kindCode {
-			gauge(descDeferred, v, s.sourceNames[k.src], s.codeNames[k.code])
-			continue
-		}
-		gauge(descDomainDefer, v, s.sourceNames[k.src], s.domainNames[k.domain])
-		if t, ok := oldest[k]; ok {
-			gauge(descOldest, float64(t.UnixNano())/1e9, s.sourceNames[k.src], s.domainNames[k.domain])
-		}
+	for i, v := range overflow {
+		counter(descOverflow, v, overflowNames[i])
 	}
 }
 
@@ -175,8 +223,7 @@ func constHistogram(d *prometheus.Desc, h *histogram, bounds []float64, labels [
 	return prometheus.MustNewConstHistogram(d, h.Count, h.Sum, buckets, labels...)
 }
 
-// compile-time checks
 var (
 	_ prometheus.Collector = (*Set)(nil)
-	_ tracker.Sink         = (*Set)(nil)
+	_ tracker.Sink         = (*Source)(nil)
 )

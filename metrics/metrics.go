@@ -1,13 +1,18 @@
 // Package metrics owns bouncewatch's Prometheus metric families: their fixed
-// names and help, the counters and histograms behind them, and the bounded
-// label sets (domains and codes are capped when first seen and fold into
-// "other"). All state lives in one Set so that it can be checkpointed and
-// restored as a whole; the Set is a prometheus.Collector for a private
-// registry.
+// names and help, the counters, histograms and gauges behind them, and the
+// bounded label sets (domains and codes are capped when first seen and fold
+// into "other").
+//
+// Each log source has a Source: its counters, and its pending-recipient
+// gauges kept up to date from the tracker's notifications, so that a scrape
+// costs the number of series, never the number of pending recipients. A
+// Source belongs to its source's pipeline, which serialises every change;
+// the Set, a prometheus.Collector, copies each Source under the pipeline's
+// lock (a copy of the series, nothing more) and builds the metrics outside
+// it. The label sets are shared by every source (Labels).
 package metrics
 
 import (
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -29,28 +34,157 @@ var (
 // maxLabelBytes caps any label value that comes from configuration or a log.
 const maxLabelBytes = 128
 
+// Labels is the set of domain and code label values, shared by every source
+// and capped by the rules' limits. It is safe for concurrent use.
+type Labels struct {
+	mu          sync.Mutex
+	maxDomains  int
+	maxCodes    int
+	always      map[string]bool
+	domains     map[string]uint32 // label value -> index into domainNames; index 0 is "other"
+	domainNames []string
+	codes       map[parser.Code]uint16 // index 0 is "other"
+	codeNames   []string
+	codeValues  []parser.Code
+}
+
+// NewLabels returns label sets with the caps of rs.
+func NewLabels(rs *parser.RuleSet) *Labels {
+	l := &Labels{
+		domains:     map[string]uint32{Other: 0},
+		domainNames: []string{Other},
+		codes:       map[parser.Code]uint16{0: 0},
+		codeNames:   []string{Other},
+		codeValues:  []parser.Code{0},
+	}
+	l.SetRules(rs)
+	return l
+}
+
+// SetRules applies the caps and always-kept domains of a (re)loaded rule
+// set. Values already in a label set stay there.
+func (l *Labels) SetRules(rs *parser.RuleSet) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.maxDomains, l.maxCodes = rs.Limits.MaxDomains, rs.Limits.MaxCodes
+	l.always = map[string]bool{}
+	for _, d := range rs.AlwaysDomains {
+		l.always[d] = true
+	}
+}
+
+// domain returns the label index of d, adding it while there is room; folded
+// says it went to "other".
+func (l *Labels) domain(d []byte) (idx uint32, folded bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i, ok := l.domains[string(d)]; ok {
+		return i, false
+	}
+	if len(l.domainNames)-1 >= l.maxDomains && !l.always[string(d)] {
+		return 0, true
+	}
+	return l.addDomain(string(d)), false
+}
+
+func (l *Labels) addDomain(name string) uint32 {
+	i := uint32(len(l.domainNames))
+	l.domains[name] = i
+	l.domainNames = append(l.domainNames, cleanLabel(name))
+	return i
+}
+
+// code is domain for codes.
+func (l *Labels) code(c parser.Code) (idx uint16, folded bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i, ok := l.codes[c]; ok {
+		return i, false
+	}
+	if len(l.codeNames)-1 >= l.maxCodes {
+		return 0, true
+	}
+	return l.addCode(c), false
+}
+
+func (l *Labels) addCode(c parser.Code) uint16 {
+	i := uint16(len(l.codeNames))
+	l.codes[c] = i
+	l.codeNames = append(l.codeNames, c.String())
+	l.codeValues = append(l.codeValues, c)
+	return i
+}
+
+// names returns the label values by index. The slices only ever grow, so
+// the ones returned stay valid for every index handed out before the call.
+func (l *Labels) names() (domains, codes []string, codeValues []parser.Code) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.domainNames, l.codeNames, l.codeValues
+}
+
+// DomainName returns the label value of a group (a domain label index).
+func (l *Labels) DomainName(g tracker.Group) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if int(g) < len(l.domainNames) {
+		return l.domainNames[g]
+	}
+	return ""
+}
+
+// restoreDomain returns the index of a label value read from a checkpoint,
+// adding it whatever the cap: a restored series keeps its label.
+func (l *Labels) restoreDomain(name string) uint32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i, ok := l.domains[name]; ok {
+		return i
+	}
+	return l.addDomain(name)
+}
+
+func (l *Labels) restoreCode(c parser.Code) uint16 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i, ok := l.codes[c]; ok {
+		return i
+	}
+	return l.addCode(c)
+}
+
+// cleanLabel makes a label value valid UTF-8 and at most maxLabelBytes long.
+func cleanLabel(v string) string {
+	if !utf8.ValidString(v) {
+		v = strconv.QuoteToASCII(v)
+	}
+	if len(v) > maxLabelBytes {
+		v = v[:maxLabelBytes]
+		for !utf8.ValidString(v) {
+			v = v[:len(v)-1]
+		}
+	}
+	return v
+}
+
 type eventKey struct {
-	src    uint16
 	status parser.Status
 	code   uint16
 }
 
 type domainKey struct {
-	src    uint16
 	domain uint32
 	status parser.Status
 	code   uint16
 }
 
 type hourKey struct {
-	src    uint16
 	status parser.Status
 	code   uint16
 	hour   uint8
 }
 
 type outcomeKey struct {
-	src     uint16
 	code    uint16
 	outcome tracker.Outcome
 }
@@ -80,220 +214,126 @@ type outcomeStats struct {
 	attempts   histogram
 }
 
-// PendingSource is what the deferred-recipient gauges are computed from at
-// scrape time: the tracker of one source.
-type PendingSource interface {
-	Source() string
-	Len() int
-	Pending(yield func(domain string, code parser.Code, first time.Time))
+type domainGauge struct {
+	n      int64
+	oldest int64 // unix nanoseconds; meaningful while n > 0
 }
 
-// Set holds every metric value. Its methods are safe for concurrent use.
-type Set struct {
-	mu sync.Mutex
+// Rotation kinds, as in the kind label.
+const (
+	RotationRename = iota
+	RotationTruncate
+	numRotations
+)
 
-	loc        *time.Location
-	maxDomains int
-	maxCodes   int
-	always     map[string]bool
+var rotationNames = [numRotations]string{"rename", "truncate"}
 
-	sources     map[string]uint16
-	sourceNames []string
-	domains     map[string]uint32 // label value -> index into domainNames; index 0 is "other"
-	domainNames []string
-	codes       map[parser.Code]uint16 // index 0 is "other"
-	codeNames   []string
-	codeValues  []parser.Code
-	overflow    map[string]uint64 // label -> folds
+// Label overflow kinds, as in the label label.
+const (
+	overflowDomain = iota
+	overflowCode
+	numOverflow
+)
+
+var overflowNames = [numOverflow]string{"domain", "code"}
+
+// Source holds every metric value of one log source. It is not safe for
+// concurrent use: its owner (the source's pipeline) serialises the calls,
+// and the Set reads it under the owner's lock. It is a tracker.Sink.
+type Source struct {
+	name   string
+	labels *Labels
+	loc    *time.Location
+
+	// Label indexes already looked up, so that the shared Labels is locked
+	// only for values this source has not seen (or that folded).
+	domCache  map[string]uint32
+	codeCache map[parser.Code]uint16
 
 	events       map[eventKey]uint64
 	domainEvents map[domainKey]uint64
 	byHour       map[hourKey]uint64
 	outcomes     map[outcomeKey]*outcomeStats
 
-	lines      map[uint16]*[parser.NumResults]uint64
-	bytes      map[uint16]uint64
-	lastEvent  map[uint16]time.Time
-	rotations  map[uint16]map[string]uint64
-	seenGauges map[gaugeKey]bool
+	lines     [parser.NumResults]uint64
+	bytes     uint64
+	lastEvent int64 // unix nanoseconds of the newest delivery line; 0 before one
+	rotations [numRotations]uint64
+	lostFiles uint64
+	lostBytes uint64
+	overflow  [numOverflow]uint64
 
-	pending []PendingSource
-
-	reloadOK       bool
-	checkpointTime time.Time
-	// process-level counters, not checkpointed (a restart resets them)
-	checkpointFailures uint64
-	stateDiscarded     uint64
-	daemon             bool // the daemon's own families are exposed
+	// Pending gauges, from the tracker's notifications. Entries are never
+	// removed: a series that was non-zero once stays, at 0, so that alerts
+	// see a recovery rather than a vanished series.
+	pendingCode   map[uint16]int64
+	pendingDomain map[uint32]*domainGauge
+	pendingTotal  int64
 }
 
-type gaugeKey struct {
-	src    uint16
-	domain uint32 // 0 with code set: a per-code gauge
-	code   uint16
-	kind   uint8
-}
-
-// New returns an empty Set with the label caps and time zone of rs.
-func New(rs *parser.RuleSet) *Set {
-	s := &Set{
-		sources:      map[string]uint16{},
-		domains:      map[string]uint32{Other: 0},
-		domainNames:  []string{Other},
-		codes:        map[parser.Code]uint16{0: 0},
-		codeNames:    []string{Other},
-		codeValues:   []parser.Code{0},
-		overflow:     map[string]uint64{"domain": 0, "code": 0},
-		events:       map[eventKey]uint64{},
-		domainEvents: map[domainKey]uint64{},
-		byHour:       map[hourKey]uint64{},
-		outcomes:     map[outcomeKey]*outcomeStats{},
-		lines:        map[uint16]*[parser.NumResults]uint64{},
-		bytes:        map[uint16]uint64{},
-		lastEvent:    map[uint16]time.Time{},
-		rotations:    map[uint16]map[string]uint64{},
-		seenGauges:   map[gaugeKey]bool{},
-		reloadOK:     true,
-	}
-	s.SetRules(rs)
-	return s
-}
-
-// SetRules applies the caps, time zone and always-kept domains of a (re)loaded
-// rule set. Values already in a label set stay there.
-func (s *Set) SetRules(rs *parser.RuleSet) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.loc = rs.Location
-	s.maxDomains = rs.Limits.MaxDomains
-	s.maxCodes = rs.Limits.MaxCodes
-	s.always = map[string]bool{}
-	for _, d := range rs.AlwaysDomains {
-		s.always[d] = true
+// NewSource returns the empty metrics of the source name.
+func NewSource(name string, labels *Labels, rs *parser.RuleSet) *Source {
+	return &Source{
+		name: cleanLabel(name), labels: labels, loc: rs.Location,
+		domCache: map[string]uint32{}, codeCache: map[parser.Code]uint16{},
+		events: map[eventKey]uint64{}, domainEvents: map[domainKey]uint64{},
+		byHour: map[hourKey]uint64{}, outcomes: map[outcomeKey]*outcomeStats{},
+		pendingCode: map[uint16]int64{}, pendingDomain: map[uint32]*domainGauge{},
 	}
 }
 
-// AddPendingSource registers a tracker for the deferred-recipient gauges.
-func (s *Set) AddPendingSource(p PendingSource) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sourceIndex(p.Source())
-	s.pending = append(s.pending, p)
+// Name returns the source label value.
+func (s *Source) Name() string { return s.name }
+
+// Labels returns the label sets the source counts in.
+func (s *Source) Labels() *Labels { return s.labels }
+
+// SetRules applies the time zone of a (re)loaded rule set.
+func (s *Source) SetRules(rs *parser.RuleSet) { s.loc = rs.Location }
+
+// Group returns the domain's label index (tracker.Sink), counting a value
+// folded into "other".
+func (s *Source) Group(domain []byte) tracker.Group {
+	if i, ok := s.domCache[string(domain)]; ok {
+		return tracker.Group(i)
+	}
+	i, folded := s.labels.domain(domain)
+	if folded {
+		s.overflow[overflowDomain]++
+	} else {
+		s.domCache[string(domain)] = i
+	}
+	return tracker.Group(i)
 }
 
-// Batch is the Set as seen inside Update: the same counting methods without
-// taking the lock, which Update holds. It is a tracker.Sink.
-type Batch struct{ s *Set }
-
-// Event counts one delivery event.
-func (b Batch) Event(ev *parser.Event) { b.s.event(ev) }
-
-// Resolved counts one retry outcome.
-func (b Batch) Resolved(r *tracker.Resolution) { b.s.resolved(r) }
-
-// Line counts one log line, as Set.Line.
-func (b Batch) Line(source string, n int, res parser.Result, t time.Time) {
-	b.s.line(source, n, res, t)
-}
-
-// Update runs f with the Set locked: what f does to the trackers that feed
-// the Set and to the counters happens at once for a scrape or a checkpoint,
-// which take the same lock.
-func (s *Set) Update(f func(b Batch)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f(Batch{s})
-}
-
-func (s *Set) sourceIndex(name string) uint16 {
-	if i, ok := s.sources[name]; ok {
+// codeIndex returns the label index of c; count says to count a fold (for
+// events; outcomes and gauges of a folded code were counted at its event).
+func (s *Source) codeIndex(c parser.Code, count bool) uint16 {
+	if i, ok := s.codeCache[c]; ok {
 		return i
 	}
-	i := uint16(len(s.sourceNames))
-	s.sources[name] = i
-	s.sourceNames = append(s.sourceNames, cleanLabel(name))
+	i, folded := s.labels.code(c)
+	if !folded {
+		s.codeCache[c] = i
+	} else if count {
+		s.overflow[overflowCode]++
+	}
 	return i
-}
-
-// domainIndex returns the label index of d, adding it while there is room.
-func (s *Set) domainIndex(d []byte) uint32 {
-	if i, ok := s.domains[string(d)]; ok {
-		return i
-	}
-	name := string(d)
-	if len(s.domainNames)-1 >= s.maxDomains && !s.always[name] {
-		s.overflow["domain"]++
-		return 0
-	}
-	i := uint32(len(s.domainNames))
-	s.domains[name] = i
-	s.domainNames = append(s.domainNames, cleanLabel(name))
-	return i
-}
-
-func (s *Set) codeIndex(c parser.Code) uint16 {
-	if i, ok := s.codes[c]; ok {
-		return i
-	}
-	if len(s.codeNames)-1 >= s.maxCodes {
-		s.overflow["code"]++
-		return 0
-	}
-	i := uint16(len(s.codeNames))
-	s.codes[c] = i
-	s.codeNames = append(s.codeNames, c.String())
-	s.codeValues = append(s.codeValues, c)
-	return i
-}
-
-// cleanLabel makes a label value valid UTF-8 and at most maxLabelBytes long.
-func cleanLabel(v string) string {
-	if !utf8.ValidString(v) {
-		v = strconv.QuoteToASCII(v)
-	}
-	if len(v) > maxLabelBytes {
-		v = v[:maxLabelBytes]
-		for !utf8.ValidString(v) {
-			v = v[:len(v)-1]
-		}
-	}
-	return v
 }
 
 // Event counts one delivery event (tracker.Sink).
-func (s *Set) Event(ev *parser.Event) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.event(ev)
-}
-
-func (s *Set) event(ev *parser.Event) {
-	src := s.sourceIndex(ev.Source)
-	code := s.codeIndex(ev.Code)
-	s.events[eventKey{src, ev.Status, code}]++
-	if ev.Status == parser.StatusDeferred {
-		// The pending gauges of a code or domain exist from its first deferral on.
-		s.seenGauges[gaugeKey{src: src, code: code, kind: kindCode}] = true
+func (s *Source) Event(ev *parser.Event, g tracker.Group) {
+	code := s.codeIndex(ev.Code, true)
+	s.events[eventKey{ev.Status, code}]++
+	if g != tracker.NoGroup {
+		s.domainEvents[domainKey{uint32(g), ev.Status, code}]++
 	}
-	if len(ev.Domain) > 0 {
-		dom := s.domainIndex(ev.Domain)
-		s.domainEvents[domainKey{src, dom, ev.Status, code}]++
-		if ev.Status == parser.StatusDeferred {
-			s.seenGauges[gaugeKey{src: src, domain: dom, kind: kindDomain}] = true
-		}
-	}
-	s.byHour[hourKey{src, ev.Status, code, uint8(ev.Time.In(s.loc).Hour())}]++
+	s.byHour[hourKey{ev.Status, code, uint8(ev.Time.In(s.loc).Hour())}]++
 }
 
 // Resolved counts one retry outcome (tracker.Sink).
-func (s *Set) Resolved(r *tracker.Resolution) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.resolved(r)
-}
-
-func (s *Set) resolved(r *tracker.Resolution) {
-	k := outcomeKey{s.sourceIndex(r.Source), s.codeIndex(r.FirstCode), r.Outcome}
+func (s *Source) Resolved(r *tracker.Resolution) {
+	k := outcomeKey{s.codeIndex(r.FirstCode, false), r.Outcome}
 	o := s.outcomes[k]
 	if o == nil {
 		o = &outcomeStats{}
@@ -303,81 +343,63 @@ func (s *Set) resolved(r *tracker.Resolution) {
 	o.attempts.observe(float64(r.Attempts), AttemptsBuckets)
 }
 
-// Line counts one log line of n bytes (newline included) and its result; t is
-// its log time when known.
-func (s *Set) Line(source string, n int, res parser.Result, t time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.line(source, n, res, t)
-}
-
-func (s *Set) line(source string, n int, res parser.Result, t time.Time) {
-	src := s.sourceIndex(source)
-	l := s.lines[src]
-	if l == nil {
-		l = new([parser.NumResults]uint64)
-		s.lines[src] = l
+// Pending keeps the deferred-recipient gauges (tracker.Sink).
+func (s *Source) Pending(c parser.Code, g tracker.Group, delta int, oldest time.Time) {
+	s.pendingCode[s.codeIndex(c, false)] += int64(delta)
+	s.pendingTotal += int64(delta)
+	if g == tracker.NoGroup {
+		return
 	}
-	l[res]++
-	s.bytes[src] += uint64(n)
-	if !t.IsZero() && t.After(s.lastEvent[src]) {
-		s.lastEvent[src] = t
+	d := s.pendingDomain[uint32(g)]
+	if d == nil {
+		d = &domainGauge{}
+		s.pendingDomain[uint32(g)] = d
+	}
+	d.n += int64(delta)
+	d.oldest = 0
+	if !oldest.IsZero() {
+		d.oldest = oldest.UnixNano()
 	}
 }
 
-// Rotation counts a log rotation of kind "rename" or "truncate".
-func (s *Set) Rotation(source, kind string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	src := s.sourceIndex(source)
-	if s.rotations[src] == nil {
-		s.rotations[src] = map[string]uint64{}
+// Line counts one log line of n bytes (newline included) and its result; t
+// is its log time when known.
+func (s *Source) Line(n int, res parser.Result, t time.Time) {
+	s.lines[res]++
+	s.bytes += uint64(n)
+	if !t.IsZero() {
+		s.lastEvent = max(s.lastEvent, t.UnixNano())
 	}
-	s.rotations[src][kind]++
 }
 
-// SetReloadSuccess records the result of the latest rules reload.
-func (s *Set) SetReloadSuccess(ok bool) {
-	s.mu.Lock()
-	s.reloadOK = ok
-	s.mu.Unlock()
+// Rotation counts a log rotation (RotationRename or RotationTruncate).
+func (s *Source) Rotation(kind int) { s.rotations[kind]++ }
+
+// Lost counts a file that disappeared before it was read to its end, and
+// the bytes known to be unread in it.
+func (s *Source) Lost(bytes int64) {
+	s.lostFiles++
+	s.lostBytes += uint64(max(bytes, 0))
 }
 
-// SetDaemon exposes the families only the daemon has (checkpoint and state
-// file counters); report output leaves them out.
-func (s *Set) SetDaemon() {
-	s.mu.Lock()
-	s.daemon = true
-	s.mu.Unlock()
+// Counts is what the text report and the status page read of a source.
+type Counts struct {
+	Lines     [parser.NumResults]uint64
+	Bytes     uint64
+	LastEvent time.Time
+	Rotations [numRotations]uint64
+	LostFiles uint64
+	LostBytes uint64
+	Pending   int64
 }
 
-// CheckpointFailed counts a state file that could not be written.
-func (s *Set) CheckpointFailed() {
-	s.mu.Lock()
-	s.checkpointFailures++
-	s.mu.Unlock()
+// Counts returns the line and file counters.
+func (s *Source) Counts() Counts {
+	c := Counts{Lines: s.lines, Bytes: s.bytes, Rotations: s.rotations, LostFiles: s.lostFiles, LostBytes: s.lostBytes, Pending: s.pendingTotal}
+	if s.lastEvent != 0 {
+		c.LastEvent = time.Unix(0, s.lastEvent)
+	}
+	return c
 }
 
-// StateDiscarded counts a state file that could not be used on start and was
-// moved aside.
-func (s *Set) StateDiscarded() {
-	s.mu.Lock()
-	s.stateDiscarded++
-	s.mu.Unlock()
-}
-
-// SetCheckpoint records the time of the latest successful checkpoint.
-func (s *Set) SetCheckpoint(t time.Time) {
-	s.mu.Lock()
-	s.checkpointTime = t
-	s.mu.Unlock()
-}
-
-// CodesSeen returns the codes that have a label of their own, sorted.
-func (s *Set) CodesSeen() []parser.Code {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := append([]parser.Code(nil), s.codeValues[1:]...)
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
+var _ tracker.Sink = (*Source)(nil)

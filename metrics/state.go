@@ -3,26 +3,54 @@ package metrics
 import (
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/bouncewatch/bouncewatch/parser"
 	"github.com/bouncewatch/bouncewatch/tracker"
 )
 
-// State is every value of a Set, for the daemon's checkpoint: restored, the
-// counters continue where they were, so Prometheus sees no reset.
-type State struct {
-	Sources  []string          `json:"sources"`
-	Domains  []string          `json:"domains"` // label set in order of arrival, "other" excluded
-	Codes    []string          `json:"codes"`
-	Overflow map[string]uint64 `json:"overflow"`
-	Series   []SeriesState     `json:"series"`
-	Gauges   []SeriesState     `json:"pending_gauges"` // pending gauges that exist, values unused
-	// Lines per source by result, in parser.Results order.
-	Lines     map[string][]uint64          `json:"lines"`
-	Bytes     map[string]uint64            `json:"bytes"`
-	LastEvent map[string]time.Time         `json:"last_event"`
-	Rotations map[string]map[string]uint64 `json:"rotations"`
+// LabelState is the content of the label sets, for the daemon's checkpoint.
+type LabelState struct {
+	Domains []string `json:"domains"` // in order of arrival, "other" excluded
+	Codes   []string `json:"codes"`
+}
+
+// State returns the label sets.
+func (l *Labels) State() LabelState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return LabelState{Domains: slices.Clone(l.domainNames[1:]), Codes: slices.Clone(l.codeNames[1:])}
+}
+
+// Restore adds the values of st, in their order, whatever the caps: values
+// that had a label keep it after a restart.
+func (l *Labels) Restore(st LabelState) error {
+	for _, d := range st.Domains {
+		l.restoreDomain(d)
+	}
+	for _, s := range st.Codes {
+		c, ok := parser.ParseCode(s)
+		if !ok {
+			return fmt.Errorf("metrics state: bad code %q", s)
+		}
+		l.restoreCode(c)
+	}
+	return nil
+}
+
+// SourceState is every counter of a Source, for the daemon's checkpoint:
+// restored, the counters continue where they were, so Prometheus sees no
+// reset. The pending gauges are not in it: the tracker's restore reports
+// its recipients again. Label values are written out, not as indexes.
+type SourceState struct {
+	Series    []SeriesState `json:"series"`
+	Gauges    [][2]string   `json:"pending_gauges"` // ("code"|"domain", value): gauge series that exist
+	Lines     []uint64      `json:"lines"`          // by result, in parser.Results order
+	Bytes     uint64        `json:"bytes"`
+	LastEvent int64         `json:"last_event_unix_nano,omitempty"`
+	Rotations []uint64      `json:"rotations"`
+	LostFiles uint64        `json:"lost_files,omitempty"`
+	LostBytes uint64        `json:"lost_bytes,omitempty"`
+	Overflow  []uint64      `json:"overflow"`
 }
 
 // SeriesState is one counter or histogram series.
@@ -41,228 +69,149 @@ const (
 	seriesDomain   = "domain_events"
 	seriesHour     = "events_by_hour"
 	seriesOutcomes = "outcomes"
-	seriesGauge    = "pending"
 )
 
-// Export returns every value.
-func (s *Set) Export() State {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.export()
-}
-
-// Export returns every value, from inside Update: together with the trackers
-// and positions read in the same Update, it is one consistent snapshot.
-func (b Batch) Export() State { return b.s.export() }
-
-func (s *Set) export() State {
-	st := State{
-		Sources: append([]string(nil), s.sourceNames...), Domains: append([]string(nil), s.domainNames[1:]...),
-		Codes: append([]string(nil), s.codeNames[1:]...), Overflow: map[string]uint64{},
-		Lines: map[string][]uint64{}, Bytes: map[string]uint64{}, LastEvent: map[string]time.Time{}, Rotations: map[string]map[string]uint64{},
+// State returns every counter of the source.
+func (s *Source) State() SourceState {
+	domains, codes, _ := s.labels.names()
+	st := SourceState{Bytes: s.bytes, LastEvent: s.lastEvent, LostFiles: s.lostFiles, LostBytes: s.lostBytes,
+		Rotations: slices.Clone(s.rotations[:]), Overflow: slices.Clone(s.overflow[:])}
+	for _, r := range parser.Results {
+		st.Lines = append(st.Lines, s.lines[r])
 	}
-	for k, v := range s.overflow {
-		st.Overflow[k] = v
-	}
-	src := func(i uint16) string { return s.sourceNames[i] }
 	for k, v := range s.events {
-		st.Series = append(st.Series, SeriesState{Metric: seriesEvents, Labels: []string{src(k.src), k.status.String(), s.codeNames[k.code]}, Value: v})
+		st.Series = append(st.Series, SeriesState{Metric: seriesEvents, Labels: []string{k.status.String(), codes[k.code]}, Value: v})
 	}
 	for k, v := range s.domainEvents {
-		st.Series = append(st.Series, SeriesState{Metric: seriesDomain, Labels: []string{src(k.src), s.domainNames[k.domain], k.status.String(), s.codeNames[k.code]}, Value: v})
+		st.Series = append(st.Series, SeriesState{Metric: seriesDomain, Labels: []string{domains[k.domain], k.status.String(), codes[k.code]}, Value: v})
 	}
 	for k, v := range s.byHour {
-		st.Series = append(st.Series, SeriesState{Metric: seriesHour, Labels: []string{src(k.src), k.status.String(), s.codeNames[k.code], hourLabels[k.hour]}, Value: v})
+		st.Series = append(st.Series, SeriesState{Metric: seriesHour, Labels: []string{k.status.String(), codes[k.code], hourLabels[k.hour]}, Value: v})
 	}
 	for k, o := range s.outcomes {
-		st.Series = append(st.Series, SeriesState{Metric: seriesOutcomes, Labels: []string{src(k.src), s.codeNames[k.code], k.outcome.String()},
-			// Copies: the state is encoded after the lock is released.
+		st.Series = append(st.Series, SeriesState{Metric: seriesOutcomes, Labels: []string{codes[k.code], k.outcome.String()},
 			Value: o.resolution.Count, Sum: o.resolution.Sum, Buckets: slices.Clone(o.resolution.Buckets),
 			Sum2: o.attempts.Sum, Bucket2: slices.Clone(o.attempts.Buckets)})
 	}
-	for k := range s.seenGauges {
-		l := []string{src(k.src), "code", s.codeNames[k.code]}
-		if k.kind == kindDomain {
-			l = []string{src(k.src), "domain", s.domainNames[k.domain]}
-		}
-		st.Gauges = append(st.Gauges, SeriesState{Metric: seriesGauge, Labels: l})
+	for k := range s.pendingCode {
+		st.Gauges = append(st.Gauges, [2]string{"code", codes[k]})
 	}
-	for i, l := range s.lines {
-		st.Lines[src(i)] = append([]uint64(nil), l[:]...)
-	}
-	for i, v := range s.bytes {
-		st.Bytes[src(i)] = v
-	}
-	for i, v := range s.lastEvent {
-		st.LastEvent[src(i)] = v
-	}
-	for i, r := range s.rotations {
-		st.Rotations[src(i)] = map[string]uint64{}
-		for k, v := range r {
-			st.Rotations[src(i)][k] = v
-		}
+	for k := range s.pendingDomain {
+		st.Gauges = append(st.Gauges, [2]string{"domain", domains[k]})
 	}
 	return st
 }
 
-// Import replaces every value with st. The label caps of the current rules
-// apply to values that arrive later; restored label values are all kept.
-func (s *Set) Import(st State) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := New(&parser.RuleSet{Location: s.loc, Limits: parser.Limits{MaxDomains: s.maxDomains, MaxCodes: s.maxCodes}})
-	n.always, n.pending, n.reloadOK, n.checkpointTime = s.always, s.pending, s.reloadOK, s.checkpointTime
-	for _, name := range st.Sources {
-		n.sourceIndex(name)
+// Restore sets every counter of an empty source from st. Label values it
+// names are added to the label sets whatever their caps.
+func (s *Source) Restore(st SourceState) error {
+	if len(st.Lines) != len(parser.Results) || len(st.Rotations) != numRotations || len(st.Overflow) != numOverflow {
+		return fmt.Errorf("metrics state of %q: wrong number of line, rotation or overflow counters", s.name)
 	}
-	for _, d := range st.Domains {
-		i := uint32(len(n.domainNames))
-		n.domains[d] = i
-		n.domainNames = append(n.domainNames, d)
+	for i, r := range parser.Results {
+		s.lines[r] = st.Lines[i]
 	}
-	for _, c := range st.Codes {
-		code, ok := parser.ParseCode(c)
-		if !ok {
-			return fmt.Errorf("metrics state: bad code %q", c)
-		}
-		i := uint16(len(n.codeNames))
-		n.codes[code] = i
-		n.codeNames = append(n.codeNames, c)
-		n.codeValues = append(n.codeValues, code)
-	}
-	for k, v := range st.Overflow {
-		n.overflow[k] = v
-	}
-	code := func(c string) (uint16, error) {
-		if c == Other {
-			return 0, nil
-		}
-		p, ok := parser.ParseCode(c)
-		if i, known := n.codes[p]; ok && known {
-			return i, nil
-		}
-		return 0, fmt.Errorf("metrics state: code %q not in the label set", c)
-	}
-	domain := func(d string) (uint32, error) {
-		if i, ok := n.domains[d]; ok {
-			return i, nil
-		}
-		return 0, fmt.Errorf("metrics state: domain %q not in the label set", d)
-	}
-	for _, se := range append(st.Series, st.Gauges...) {
-		if err := n.importSeries(se, code, domain); err != nil {
+	s.bytes, s.lastEvent, s.lostFiles, s.lostBytes = st.Bytes, st.LastEvent, st.LostFiles, st.LostBytes
+	copy(s.rotations[:], st.Rotations)
+	copy(s.overflow[:], st.Overflow)
+	for _, se := range st.Series {
+		if err := s.restoreSeries(se); err != nil {
 			return err
 		}
 	}
-	for name, l := range st.Lines {
-		arr := new([parser.NumResults]uint64)
-		copy(arr[:], l)
-		n.lines[n.sourceIndex(name)] = arr
-	}
-	for name, v := range st.Bytes {
-		n.bytes[n.sourceIndex(name)] = v
-	}
-	for name, v := range st.LastEvent {
-		n.lastEvent[n.sourceIndex(name)] = v
-	}
-	for name, r := range st.Rotations {
-		m := map[string]uint64{}
-		for k, v := range r {
-			m[k] = v
+	for _, g := range st.Gauges {
+		switch g[0] {
+		case "code":
+			c, err := s.restoredCode(g[1])
+			if err != nil {
+				return err
+			}
+			s.pendingCode[c] += 0
+		case "domain":
+			d := s.labels.restoreDomain(g[1])
+			if s.pendingDomain[d] == nil {
+				s.pendingDomain[d] = &domainGauge{}
+			}
+		default:
+			return fmt.Errorf("metrics state of %q: unknown gauge kind %q", s.name, g[0])
 		}
-		n.rotations[n.sourceIndex(name)] = m
 	}
-	n.loc = s.loc
-	// Field by field: s.mu is held and must not be overwritten.
-	s.loc, s.maxDomains, s.maxCodes, s.always = n.loc, n.maxDomains, n.maxCodes, n.always
-	s.sources, s.sourceNames, s.domains, s.domainNames = n.sources, n.sourceNames, n.domains, n.domainNames
-	s.codes, s.codeNames, s.codeValues, s.overflow = n.codes, n.codeNames, n.codeValues, n.overflow
-	s.events, s.domainEvents, s.byHour, s.outcomes = n.events, n.domainEvents, n.byHour, n.outcomes
-	s.lines, s.bytes, s.lastEvent, s.rotations, s.seenGauges = n.lines, n.bytes, n.lastEvent, n.rotations, n.seenGauges
-	s.pending, s.reloadOK, s.checkpointTime = n.pending, n.reloadOK, n.checkpointTime
 	return nil
 }
 
-func (n *Set) importSeries(se SeriesState, code func(string) (uint16, error), domain func(string) (uint32, error)) error {
-	bad := fmt.Errorf("metrics state: bad %s series %q", se.Metric, se.Labels)
-	want := map[string]int{seriesEvents: 3, seriesDomain: 4, seriesHour: 4, seriesOutcomes: 3, seriesGauge: 3}[se.Metric]
+// RestoreGroup returns the group of a domain label value read from a
+// checkpoint (the tracker's groups are label values there).
+func (s *Source) RestoreGroup(name string) tracker.Group {
+	return tracker.Group(s.labels.restoreDomain(name))
+}
+
+func (s *Source) restoredCode(v string) (uint16, error) {
+	if v == Other {
+		return 0, nil
+	}
+	c, ok := parser.ParseCode(v)
+	if !ok {
+		return 0, fmt.Errorf("metrics state of %q: bad code %q", s.name, v)
+	}
+	return s.labels.restoreCode(c), nil
+}
+
+func parseStatus(v string) (parser.Status, bool) {
+	for _, st := range []parser.Status{parser.StatusSent, parser.StatusDeferred, parser.StatusBounced, parser.StatusExpired} {
+		if st.String() == v {
+			return st, true
+		}
+	}
+	return parser.StatusNone, false
+}
+
+func (s *Source) restoreSeries(se SeriesState) error {
+	bad := fmt.Errorf("metrics state of %q: bad %s series %q", s.name, se.Metric, se.Labels)
+	want := map[string]int{seriesEvents: 2, seriesDomain: 3, seriesHour: 3, seriesOutcomes: 2}[se.Metric]
 	if want == 0 || len(se.Labels) != want {
 		return bad
 	}
-	src := n.sourceIndex(se.Labels[0])
-	status := func(s string) (parser.Status, error) {
-		st := parser.StatusNone
-		for _, c := range []parser.Status{parser.StatusSent, parser.StatusDeferred, parser.StatusBounced, parser.StatusExpired} {
-			if c.String() == s {
-				st = c
-			}
-		}
-		if st == parser.StatusNone {
-			return st, bad
-		}
-		return st, nil
-	}
 	switch se.Metric {
 	case seriesEvents:
-		st, err := status(se.Labels[1])
-		c, err2 := code(se.Labels[2])
-		if err != nil || err2 != nil {
+		st, ok := parseStatus(se.Labels[0])
+		c, err := s.restoredCode(se.Labels[1])
+		if !ok || err != nil {
 			return bad
 		}
-		n.events[eventKey{src, st, c}] = se.Value
+		s.events[eventKey{st, c}] = se.Value
 	case seriesDomain:
-		d, err := domain(se.Labels[1])
-		st, err2 := status(se.Labels[2])
-		c, err3 := code(se.Labels[3])
-		if err != nil || err2 != nil || err3 != nil {
+		st, ok := parseStatus(se.Labels[1])
+		c, err := s.restoredCode(se.Labels[2])
+		if !ok || err != nil {
 			return bad
 		}
-		n.domainEvents[domainKey{src, d, st, c}] = se.Value
+		s.domainEvents[domainKey{s.labels.restoreDomain(se.Labels[0]), st, c}] = se.Value
 	case seriesHour:
-		st, err := status(se.Labels[1])
-		c, err2 := code(se.Labels[2])
-		h := -1
-		for i, l := range hourLabels {
-			if l == se.Labels[3] {
-				h = i
-			}
-		}
-		if err != nil || err2 != nil || h < 0 {
+		st, ok := parseStatus(se.Labels[0])
+		c, err := s.restoredCode(se.Labels[1])
+		h := slices.Index(hourLabels[:], se.Labels[2])
+		if !ok || err != nil || h < 0 {
 			return bad
 		}
-		n.byHour[hourKey{src, st, c, uint8(h)}] = se.Value
+		s.byHour[hourKey{st, c, uint8(h)}] = se.Value
 	case seriesOutcomes:
-		c, err := code(se.Labels[1])
-		o := tracker.NumOutcomes
-		for i := tracker.Outcome(0); i < tracker.NumOutcomes; i++ {
-			if i.String() == se.Labels[2] {
-				o = i
-			}
-		}
-		if err != nil || o == tracker.NumOutcomes || len(se.Buckets) != len(ResolutionBuckets) || len(se.Bucket2) != len(AttemptsBuckets) {
+		c, err := s.restoredCode(se.Labels[0])
+		o := slices.IndexFunc(outcomeNames(), func(n string) bool { return n == se.Labels[1] })
+		if err != nil || o < 0 || len(se.Buckets) != len(ResolutionBuckets) || len(se.Bucket2) != len(AttemptsBuckets) {
 			return bad
 		}
-		n.outcomes[outcomeKey{src, c, o}] = &outcomeStats{
-			resolution: histogram{Count: se.Value, Sum: se.Sum, Buckets: append([]uint64(nil), se.Buckets...)},
-			attempts:   histogram{Count: se.Value, Sum: se.Sum2, Buckets: append([]uint64(nil), se.Bucket2...)},
-		}
-	case seriesGauge:
-		switch se.Labels[1] {
-		case "code":
-			c, err := code(se.Labels[2])
-			if err != nil {
-				return bad
-			}
-			n.seenGauges[gaugeKey{src: src, code: c, kind: kindCode}] = true
-		case "domain":
-			d, err := domain(se.Labels[2])
-			if err != nil {
-				return bad
-			}
-			n.seenGauges[gaugeKey{src: src, domain: d, kind: kindDomain}] = true
-		default:
-			return bad
+		s.outcomes[outcomeKey{c, tracker.Outcome(o)}] = &outcomeStats{
+			resolution: histogram{Count: se.Value, Sum: se.Sum, Buckets: slices.Clone(se.Buckets)},
+			attempts:   histogram{Count: se.Value, Sum: se.Sum2, Buckets: slices.Clone(se.Bucket2)},
 		}
 	}
 	return nil
+}
+
+func outcomeNames() []string {
+	names := make([]string, tracker.NumOutcomes)
+	for o := range tracker.NumOutcomes {
+		names[o] = o.String()
+	}
+	return names
 }

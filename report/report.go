@@ -19,6 +19,7 @@ import (
 
 	"github.com/bouncewatch/bouncewatch/metrics"
 	"github.com/bouncewatch/bouncewatch/parser"
+	"github.com/bouncewatch/bouncewatch/pipeline"
 	"github.com/bouncewatch/bouncewatch/tailer"
 	"github.com/bouncewatch/bouncewatch/tracker"
 )
@@ -54,7 +55,10 @@ type Summary struct {
 	Domains  map[string]*DomainStats
 	Hours    [24][parser.StatusExpired + 1]uint64
 	Pending  []Pending
-	tracker  *tracker.Tracker
+	labels   *metrics.Labels
+	onLine   func(file string, lineNo int, line []byte, res parser.Result)
+	file     string
+	lineNo   int
 }
 
 // CodeStats is everything seen of one enhanced status code.
@@ -74,28 +78,44 @@ type DomainStats struct {
 
 // Pending is a recipient still waiting for a retry when the input ended.
 type Pending struct {
-	Domain string
+	Domain string // its domain label ("other" past the cap)
 	Code   parser.Code
 	First  time.Time
 }
 
-// sink records everything on its way to the metrics.
-type sink struct {
-	s *Summary
+// Line implements pipeline.Observer.
+func (s *Summary) Line(line []byte, res parser.Result, rule *parser.Rule, ev *parser.Event) {
+	s.lineNo++
+	if ev != nil {
+		if s.First.IsZero() || ev.Time.Before(s.First) {
+			s.First = ev.Time
+		}
+		if ev.Time.After(s.Last) {
+			s.Last = ev.Time
+		}
+	}
+	if rule != nil {
+		s.RuleHits[rule.Name]++
+	}
+	if s.onLine != nil {
+		s.onLine(s.file, s.lineNo, line, res)
+	}
 }
 
-func (k sink) Event(ev *parser.Event) {
-	s := k.s
-	s.Metrics.Event(ev)
+// Event implements pipeline.Observer.
+func (s *Summary) Event(ev *parser.Event, g tracker.Group) {
 	c := s.code(ev.Code)
 	c.Events[ev.Status]++
-	hour := ev.Time.In(s.Rules.Location).Hour()
-	s.Hours[hour][ev.Status]++
-	if len(ev.Domain) > 0 {
-		d := s.Domains[string(ev.Domain)]
+	s.Hours[ev.Time.In(s.Rules.Location).Hour()][ev.Status]++
+	domain := string(ev.Domain)
+	if domain == "" && g != tracker.NoGroup {
+		domain = s.labels.DomainName(g) // the recipients of an expired message
+	}
+	if domain != "" {
+		d := s.Domains[domain]
 		if d == nil {
 			d = &DomainStats{Codes: map[parser.Code]uint64{}}
-			s.Domains[string(ev.Domain)] = d
+			s.Domains[domain] = d
 		}
 		d.Events[ev.Status]++
 		if ev.Code.Class() != 2 {
@@ -104,9 +124,8 @@ func (k sink) Event(ev *parser.Event) {
 	}
 }
 
-func (k sink) Resolved(r *tracker.Resolution) {
-	s := k.s
-	s.Metrics.Resolved(r)
+// Resolved implements pipeline.Observer.
+func (s *Summary) Resolved(r *tracker.Resolution) {
 	c := s.code(r.FirstCode)
 	c.Outcomes[r.Outcome]++
 	c.Resolutions = append(c.Resolutions, r.Duration())
@@ -137,16 +156,16 @@ func Run(ctx context.Context, opts Options, files []string) (*Summary, error) {
 	rs := opts.Rules
 	s := &Summary{
 		Rules: rs, Source: opts.Source, Files: files,
-		Metrics:  metrics.New(rs),
 		RuleHits: map[string]uint64{},
 		Codes:    map[parser.Code]*CodeStats{},
 		Domains:  map[string]*DomainStats{},
-		tracker:  tracker.New(opts.Source, rs.Limits.TrackerTTL, rs.Limits.TrackerMaxEntries),
+		labels:   metrics.NewLabels(rs),
+		onLine:   opts.OnLine,
 	}
-	s.Metrics.AddPendingSource(s.tracker)
-	p := parser.NewParser(rs, opts.Source)
+	s.Metrics = metrics.NewSet(s.labels)
+	p := pipeline.New(pipeline.Options{Name: opts.Source, Rules: rs, Labels: s.labels, Observer: s})
+	p.Register(s.Metrics)
 	prog := newProgress(opts.Progress)
-	var ev parser.Event
 	for _, name := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -159,50 +178,32 @@ func Run(ctx context.Context, opts Options, files []string) (*Summary, error) {
 			ref = opts.Reference
 		}
 		p.SetReference(ref)
-		var lineNo int
+		s.file, s.lineNo = name, 0
+		var lines uint64
 		_, err = tailer.ReadLines(r, rs.Limits.MaxLineBytes, true, func(line []byte, n int, tooLong bool) error {
-			lineNo++
-			res := parser.TooLong
-			var rule *parser.Rule
-			if !tooLong {
-				res, rule = p.Parse(line, &ev)
+			if tooLong {
+				s.lineNo++
 			}
-			var t time.Time
-			if res == parser.Matched {
-				t = ev.Time
-				s.tracker.Observe(&ev, sink{s})
-				if s.First.IsZero() || t.Before(s.First) {
-					s.First = t
-				}
-				if t.After(s.Last) {
-					s.Last = t
-				}
-			}
-			if rule != nil {
-				s.RuleHits[rule.Name]++
-			}
-			if opts.OnLine != nil && !tooLong {
-				opts.OnLine(name, lineNo, line, res)
-			}
-			s.Lines[res]++
-			s.Bytes += uint64(n)
-			s.Metrics.Line(opts.Source, n, res, t)
-			prog.tick(s.Lines, s.Bytes)
+			p.Feed(line, n, tooLong)
+			lines++
+			prog.tick(lines)
 			return nil
 		})
 		closeErr := closeFn()
 		if err != nil {
-			return nil, fmt.Errorf("%s: after line %d: %w", name, lineNo, explain(err))
+			return nil, fmt.Errorf("%s: after line %d: %w", name, s.lineNo, explain(err))
 		}
 		if closeErr != nil {
 			return nil, fmt.Errorf("%s: %w", name, closeErr)
 		}
 	}
 	prog.done()
-	s.tracker.Pending(func(domain string, code parser.Code, first time.Time) {
-		s.Pending = append(s.Pending, Pending{domain, code, first})
+	c := p.Counts()
+	s.Lines, s.Bytes = c.Lines, c.Bytes
+	p.EachPending(func(g tracker.Group, code parser.Code, first time.Time) {
+		s.Pending = append(s.Pending, Pending{s.labels.DomainName(g), code, first})
 	})
-	sort.Slice(s.Pending, func(i, j int) bool { return s.Pending[i].First.Before(s.Pending[j].First) })
+	sort.SliceStable(s.Pending, func(i, j int) bool { return s.Pending[i].First.Before(s.Pending[j].First) })
 	return s, nil
 }
 
@@ -264,7 +265,7 @@ type progress struct {
 
 func newProgress(w io.Writer) *progress { return &progress{w: w, t0: time.Now()} }
 
-func (p *progress) tick(lines [parser.NumResults]uint64, bytes uint64) {
+func (p *progress) tick(lines uint64) {
 	if p.w == nil {
 		return
 	}
@@ -277,12 +278,7 @@ func (p *progress) tick(lines [parser.NumResults]uint64, bytes uint64) {
 		return
 	}
 	p.last = now
-	var total uint64
-	for _, v := range lines {
-		total += v
-	}
-	secs := now.Sub(p.t0).Seconds()
-	fmt.Fprintf(p.w, "\r%d lines, %.1f MiB, %.0f lines/s ", total, float64(bytes)/(1<<20), float64(total)/secs)
+	fmt.Fprintf(p.w, "\r%d lines, %.0f lines/s ", p.n, float64(p.n)/now.Sub(p.t0).Seconds())
 }
 
 func (p *progress) done() {

@@ -309,7 +309,7 @@ func TestHardeningSettings(t *testing.T) {
 	if got := settings["ExecStartPre"]; len(got) != 1 || got[0] != checkCmd {
 		t.Errorf("ExecStartPre=%q, want %s", got, checkCmd)
 	}
-	runCmd := installedBinary + " run --state.file=/var/lib/bouncewatch/state.json $BOUNCEWATCH_CONFIG $BOUNCEWATCH_ARGS"
+	runCmd := installedBinary + " run --state.file=/var/lib/bouncewatch/state $BOUNCEWATCH_CONFIG $BOUNCEWATCH_ARGS"
 	if got := settings["ExecStart"]; len(got) != 1 || got[0] != runCmd {
 		t.Errorf("ExecStart=%q, want %s", got, runCmd)
 	}

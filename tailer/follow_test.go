@@ -1,378 +1,433 @@
 package tailer
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/rotatetest"
 )
 
-// collector records what a follower hands out.
-type collector struct {
-	mu        sync.Mutex
-	lines     []string
-	rotations map[string]int
-	last      Position
-}
-
-func (c *collector) Line(line []byte, n int, tooLong bool, pos Position) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if tooLong {
-		c.lines = append(c.lines, fmt.Sprintf("<too long %d>", n))
-	} else {
-		c.lines = append(c.lines, string(line))
-	}
-	c.last = pos
-}
-
-func (c *collector) Rotated(kind string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.rotations == nil {
-		c.rotations = map[string]int{}
-	}
-	c.rotations[kind]++
-}
-
-func (c *collector) snapshot() ([]string, map[string]int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r := map[string]int{}
-	for k, v := range c.rotations {
-		r[k] = v
-	}
-	return append([]string(nil), c.lines...), r
-}
-
-// waitFor polls until cond holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// follow starts a follower on path and returns its collector and a stop func.
-func follow(t *testing.T, opts Options) (*collector, func()) {
-	t.Helper()
-	if opts.MaxLineBytes == 0 {
-		opts.MaxLineBytes = 1024
-	}
-	if opts.Poll == 0 {
-		opts.Poll = 5 * time.Millisecond
-	}
-	if opts.RotateWait == 0 {
-		opts.RotateWait = 150 * time.Millisecond
-	}
-	c := &collector{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := Follow(ctx, opts, c); err != nil {
-			t.Error(err)
-		}
-	}()
-	return c, func() { cancel(); <-done }
-}
-
-// writer appends numbered lines to a path through its own file descriptor,
-// as a syslog daemon does.
-type writer struct {
-	t *testing.T
-	f *os.File
-	n int
-}
-
-func openWriter(t *testing.T, path string) *writer {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &writer{t: t, f: f}
-}
-
-func (w *writer) write(k int) {
-	for range k {
-		w.n++
-		if _, err := fmt.Fprintf(w.f, "line %d\n", w.n); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-}
-
-func (w *writer) reopen(path string) {
-	w.f.Close()
-	n := w.n
-	*w = *openWriter(w.t, path)
-	w.n = n
-}
-
-// checkExactlyOnce asserts lines 1..n each arrived once, in order.
-func checkExactlyOnce(t *testing.T, got []string, n int) {
-	t.Helper()
-	if len(got) != n {
-		t.Errorf("want %d lines, got %d", n, len(got))
-	}
-	seen := map[string]int{}
-	for _, l := range got {
-		seen[l]++
-	}
-	for i := 1; i <= n; i++ {
-		if c := seen["line "+strconv.Itoa(i)]; c != 1 {
-			t.Errorf("line %d arrived %d times", i, c)
-		}
-	}
-}
-
-func lineCount(c *collector) func() int {
-	return func() int { l, _ := c.snapshot(); return len(l) }
-}
-
-// TestRotationMatrix follows a file through each way logs are rotated and
-// asserts exact line counts: nothing lost, nothing read twice.
+// TestRotationMatrix follows a file through each way logs are rotated, with
+// a writer that goes on in the old file after a rename (as a syslog daemon
+// does until its HUP), and asserts that every line arrives exactly once and
+// in order, with the shipped RotateWait.
 func TestRotationMatrix(t *testing.T) {
 	tests := []struct {
-		name       string
-		rotate     func(t *testing.T, path string, w *writer)
-		want       int
-		rotation   map[string]int
-		rotateWait time.Duration // the follower's, when not the test default
+		name   string
+		rotate func(t *testing.T, path string, w *writer)
+		kind   string
 	}{
-		{
-			name: "rename and create, writer keeps appending to the old file for 2s",
-			rotate: func(t *testing.T, path string, w *writer) {
-				os.Rename(path, path+".1")
-				os.WriteFile(path, nil, 0o644)
-				for range 20 { // syslog keeps writing to the renamed file until HUP
-					w.write(10)
-					time.Sleep(100 * time.Millisecond)
-				}
-				w.reopen(path)
-				w.write(100)
-			},
-			want: 400, rotation: map[string]int{"rename": 1}, rotateWait: time.Second,
-		},
-		{
-			name: "copytruncate",
-			rotate: func(t *testing.T, path string, w *writer) {
-				data, _ := os.ReadFile(path)
-				os.WriteFile(path+".1", data, 0o644)
-				os.Truncate(path, 0)
-				w.write(100)
-			},
-			want: 200, rotation: map[string]int{"truncate": 1},
-		},
-		{
-			name: "copytruncate, regrown past the old size before the next look",
-			rotate: func(t *testing.T, path string, w *writer) {
-				os.Truncate(path, 0)
-				w.write(300)
-			},
-			want: 400, rotation: map[string]int{"truncate": 1},
-		},
-		{
-			name: "nocreate: renamed, the writer goes on in it, a new file comes later",
-			rotate: func(t *testing.T, path string, w *writer) {
-				os.Rename(path, path+".1")
-				w.write(50)
-				time.Sleep(50 * time.Millisecond)
-				w.reopen(path)
-				w.write(50)
-			},
-			want: 200, rotation: map[string]int{"rename": 1},
-		},
-		{
-			name: "delete and recreate (the inode may be re-used)",
-			rotate: func(t *testing.T, path string, w *writer) {
-				w.f.Close()
-				os.Remove(path)
-				w.reopen(path)
-				w.write(100)
-			},
-			want: 200,
-		},
-		{
-			name: "symlink retargeted",
-			rotate: func(t *testing.T, path string, w *writer) {
-				dir := filepath.Dir(path)
-				target := filepath.Join(dir, "mail.log-2")
-				w.reopen(target)
-				w.write(100)
-				tmp := filepath.Join(dir, "link.tmp")
-				os.Symlink(target, tmp)
-				os.Rename(tmp, path)
-			},
-			want: 200, rotation: map[string]int{"rename": 1},
-		},
+		{"rename, create, writer goes on in the old file", func(t *testing.T, path string, w *writer) {
+			rename(t, path, path+".1")
+			w.write(3) // still into the renamed file
+			create(t, path)
+		}, "rename"},
+		{"rename, nocreate: the writer makes the new file", func(t *testing.T, path string, w *writer) {
+			rename(t, path, path+".1")
+			w.write(3)
+		}, "rename"},
+		{"delete and recreate", func(t *testing.T, path string, w *writer) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			w.write(2) // into the unlinked file, still open here and in the follower
+			create(t, path)
+		}, "rename"},
+		{"copytruncate, lines written after the last look", func(t *testing.T, path string, w *writer) {
+			w.write(3) // in the copy only
+			copyFile(t, path, path+".1")
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+		}, "truncate"},
+		{"copytruncate, regrown past the old size before the look", func(t *testing.T, path string, w *writer) {
+			copyFile(t, path, path+".1")
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+			w.write(20) // bigger than before: only the fingerprint tells
+		}, "truncate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "mail.log")
-			wpath := path
-			if strings.HasPrefix(tt.name, "symlink") {
-				wpath = filepath.Join(dir, "mail.log-1")
-				os.WriteFile(wpath, nil, 0o644)
-				os.Symlink(wpath, path)
-			}
-			w := openWriter(t, wpath)
-			c, stop := follow(t, Options{Path: path, FromBeginning: true, RotateWait: tt.rotateWait})
-			w.write(100)
-			waitFor(t, "the first 100 lines", func() bool { return lineCount(c)() == 100 })
+			w := openWriter(t, path)
+			w.write(5)
+			s := startStepped(t, FileOptions{Path: path, FromBeginning: true}, nil)
 			tt.rotate(t, path, w)
-			waitFor(t, fmt.Sprintf("%d lines", tt.want), func() bool { return lineCount(c)() >= tt.want })
-			time.Sleep(300 * time.Millisecond) // long enough for a duplicate to show
-			stop()
-			w.f.Close()
-			got, rot := c.snapshot()
-			checkExactlyOnce(t, got, tt.want)
-			if strings.HasPrefix(tt.name, "delete") {
-				if rot["rename"]+rot["truncate"] != 1 {
-					t.Errorf("want one rotation, got %v", rot)
-				}
-			} else if fmt.Sprint(rot) != fmt.Sprint(tt.rotation) {
-				t.Errorf("want rotations %v, got %v", tt.rotation, rot)
+			s.look(250 * time.Millisecond)
+			if tt.kind == "rename" {
+				w.reopen() // the HUP
+			}
+			w.write(4)
+			s.look(250 * time.Millisecond)
+			s.settle()
+			w.write(2)
+			s.look(250 * time.Millisecond)
+			checkExactlyOnce(t, s.c.got(), w.n)
+			if s.c.rotations[tt.kind] != 1 || len(s.c.rotations) != 1 {
+				t.Errorf("want one %s rotation, got %v", tt.kind, s.c.rotations)
+			}
+			if len(s.fl.files) != 1 {
+				t.Errorf("want only the file at the path open after RotateWait, got %d files", len(s.fl.files))
 			}
 		})
+	}
+}
+
+func rename(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func create(t *testing.T, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOrderWhileTheOldFileGrows: lines of the new file wait while the renamed
+// one still grows, so that a deferral written last into the old file is not
+// read after the delivery in the new one.
+func TestOrderWhileTheOldFileGrows(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	first := openWriter(t, path)
+	first.write(2)
+	s := startStepped(t, FileOptions{Path: path, FromBeginning: true}, nil)
+	rename(t, path, path+".1")
+	second := openWriter(t, path) // already on the new file...
+	first.write(3)                // ...while the first still appends to the old one
+	second.n = first.n
+	second.write(2) // lines 6 and 7, in the new file
+	s.look(250 * time.Millisecond)
+	if got := s.c.got(); len(got) != 5 {
+		t.Errorf("while the old file grows, only its lines: want 5, got %q", got)
+	}
+	s.look(250 * time.Millisecond)
+	checkExactlyOnce(t, s.c.got(), 7)
+}
+
+// TestRotationsBetweenLooks: two or three rotations between two looks
+// (logrotate forced twice, or a follower paused) must not skip the file in
+// between, whatever the naming and compression.
+func TestRotationsBetweenLooks(t *testing.T) {
+	for _, lr := range []rotatetest.Rotator{
+		{Keep: 5, Create: true},
+		{Keep: 5, Compress: true, Delay: true, Create: true},
+		{Keep: 5, Compress: true, Create: true},
+		{Keep: 5, DateExt: true, Compress: true, Delay: true, Create: true},
+		{Keep: 5, CopyTruncate: true, Compress: true, Delay: true},
+	} {
+		for _, n := range []int{2, 3} {
+			for _, times := range []bool{true, false} {
+				name := fmt.Sprintf("compress=%v,delay=%v,dateext=%v,copytruncate=%v/rotations=%d/first-line-times=%v",
+					lr.Compress, lr.Delay, lr.DateExt, lr.CopyTruncate, n, times)
+				t.Run(name, func(t *testing.T) {
+					dir := t.TempDir()
+					path := filepath.Join(dir, "mail.log")
+					lr.Path = path
+					w := openWriter(t, path)
+					w.write(3)
+					opts := FileOptions{Path: path, FromBeginning: true}
+					if !times {
+						opts.FirstTime = noTime
+					}
+					s := startStepped(t, opts, nil)
+					for range n {
+						w.write(4)
+						rotate(t, &lr)
+						w.reopen()
+					}
+					w.write(2)
+					s.look(250 * time.Millisecond)
+					s.settle()
+					w.write(1)
+					s.look(250 * time.Millisecond)
+					checkExactlyOnce(t, s.c.got(), w.n)
+				})
+			}
+		}
+	}
+}
+
+// TestRestartMatrix stops a follower, rotates the log 0 to 3 times as
+// logrotate would (rename, compress+delaycompress, dateext, copytruncate)
+// while it is down, and starts a new one from the last position the first
+// handed out: the rest of each file it had open, every file rotated
+// meanwhile and the new file must each be read exactly once, in order.
+func TestRestartMatrix(t *testing.T) {
+	schemes := map[string]rotatetest.Rotator{
+		"rename":                  {Keep: 7, Create: true},
+		"compress+delaycompress":  {Keep: 7, Compress: true, Delay: true, Create: true},
+		"compress":                {Keep: 7, Compress: true, Create: true},
+		"dateext":                 {Keep: 7, DateExt: true, Create: true},
+		"dateext+compress+delay":  {Keep: 7, DateExt: true, Compress: true, Delay: true, Create: true},
+		"copytruncate":            {Keep: 7, CopyTruncate: true},
+		"copytruncate+compress+d": {Keep: 7, CopyTruncate: true, Compress: true, Delay: true},
+	}
+	for name, lr := range schemes {
+		for down := range 4 {
+			for _, draining := range []bool{false, true} {
+				if draining && lr.CopyTruncate {
+					continue // a truncation leaves nothing to drain
+				}
+				t.Run(fmt.Sprintf("%s/down=%d/draining=%v", name, down, draining), func(t *testing.T) {
+					restartCase(t, lr, down, draining)
+				})
+			}
+		}
+	}
+}
+
+func restartCase(t *testing.T, lr rotatetest.Rotator, down int, draining bool) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	lr.Path = path
+	w := openWriter(t, path)
+	w.write(3)
+	// Old rotated files that were there before the first start: never read.
+	rotate(t, &lr)
+	w.reopen()
+	rotate(t, &lr)
+	w.reopen()
+	old := w.n
+	w.write(4)
+	s := startStepped(t, FileOptions{Path: path, FromBeginning: true}, nil)
+	if draining {
+		// Killed while a renamed file is still drained: two files are open.
+		rotate(t, &lr)
+		w.write(2) // into the renamed file
+		w.reopen()
+		w.write(1)
+		s.look(250 * time.Millisecond)
+		s.look(250 * time.Millisecond)
+		if n := len(s.fl.files); n != 2 {
+			t.Fatalf("want 2 open files while draining, got %d", n)
+		}
+	}
+	w.write(3)
+	s.look(250 * time.Millisecond)
+	pos, before := s.c.checkpoint()
+	w.write(2) // read by the first follower after its checkpoint: read again
+	s.look(250 * time.Millisecond)
+	s.stop()
+	if draining && len(pos.Files) != 2 {
+		t.Fatalf("want both open files in the position, got %+v", pos.Files)
+	}
+	for range down {
+		w.write(3)
+		rotate(t, &lr)
+		w.reopen()
+	}
+	w.write(2)
+	c := newCollector()
+	c.lines = before
+	s2 := startStepped(t, FileOptions{Path: path, Resume: &pos}, c)
+	s2.settle()
+	w.write(1)
+	s2.look(250 * time.Millisecond)
+	got := c.got()
+	// The lines before the first start are not read (they were there already,
+	// read from the beginning only for the file at the path).
+	want := make([]string, 0, w.n)
+	for i := old + 1; i <= w.n; i++ {
+		want = append(want, fmt.Sprintf("line %d", i))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("want lines %d..%d once each, in order; got %d lines:\n%s", old+1, w.n, len(got), strings.Join(got, " "))
+	}
+	if len(c.lost) != 0 {
+		t.Errorf("nothing is lost, but got %v", c.lost)
+	}
+}
+
+// TestRestartFileGone: a file the position names that no longer exists
+// anywhere next to the path is reported lost, with its unread bytes.
+func TestRestartFileGone(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	w := openWriter(t, path)
+	w.write(3)
+	s := startStepped(t, FileOptions{Path: path, FromBeginning: true}, nil)
+	pos, _ := s.c.checkpoint()
+	s.stop()
+	w.write(2) // "line 4\nline 5\n": 14 bytes never read
+	rename(t, path, path+".1")
+	if err := os.Remove(path + ".1"); err != nil {
+		t.Fatal(err)
+	}
+	w.reopen()
+	w.write(1)
+	pos.Files[0].Size += 14 // as a checkpoint taken after the follower saw them would say
+	s2 := startStepped(t, FileOptions{Path: path, Resume: &pos}, nil)
+	if fmt.Sprint(s2.c.lost) != "[mail.log 14]" {
+		t.Errorf("want the lost file reported with 14 bytes, got %v", s2.c.lost)
+	}
+	if got := s2.c.got(); fmt.Sprint(got) != "[line 6]" {
+		t.Errorf("want the new file read, got %q", got)
 	}
 }
 
 func TestMissingAtStartThenCreated(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "mail.log")
-	looked := make(chan struct{}, 1) // the follower reports the missing file once it has looked
-	c, stop := follow(t, Options{Path: path, Logger: slog.New(signal{looked})})
-	defer stop()
-	<-looked
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	s := startStepped(t, FileOptions{Path: path}, nil)
+	st := s.fl.Status()
+	if !st.CaughtUp || !strings.Contains(st.Problem, "no such file") {
+		t.Errorf("a missing file: want caught up (nothing to read) with a problem, got %+v", st)
+	}
 	w := openWriter(t, path)
-	w.write(50)
-	waitFor(t, "50 lines", func() bool { return lineCount(c)() == 50 })
-	w.write(50)
-	waitFor(t, "100 lines", func() bool { return lineCount(c)() == 100 })
-	got, _ := c.snapshot()
-	checkExactlyOnce(t, got, 100)
-}
-
-// signal is a slog handler that tells a test a record was logged.
-type signal struct{ ch chan<- struct{} }
-
-func (s signal) Enabled(context.Context, slog.Level) bool { return true }
-func (s signal) WithAttrs([]slog.Attr) slog.Handler       { return s }
-func (s signal) WithGroup(string) slog.Handler            { return s }
-func (s signal) Handle(context.Context, slog.Record) error {
-	select {
-	case s.ch <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// TestStartsAtEnd: without a resume point a follower starts after the last
-// complete line, and a half-written line is read once it is complete.
-func TestStartsAtEnd(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "mail.log")
-	os.WriteFile(path, []byte("old 1\nold 2\nhalf"), 0o644)
-	caught := make(chan struct{})
-	c, stop := follow(t, Options{Path: path, CaughtUp: func() { close(caught) }})
-	defer stop()
-	<-caught
-	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	f.WriteString(" done\nnew\n")
-	f.Close()
-	waitFor(t, "2 lines", func() bool { return lineCount(c)() == 2 })
-	got, _ := c.snapshot()
-	if fmt.Sprint(got) != "[half done new]" {
-		t.Errorf("want [half done new], got %q", got)
+	w.write(3)
+	s.look(250 * time.Millisecond)
+	checkExactlyOnce(t, s.c.got(), 3)
+	if st := s.fl.Status(); st.Problem != "" {
+		t.Errorf("problem not cleared: %q", st.Problem)
 	}
 }
 
-// TestPartialLinesAndLongLines: a line written in pieces is handed out whole,
-// and an over-long line is skipped and counted without being kept.
-func TestPartialLinesAndLongLines(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "mail.log")
-	f, _ := os.Create(path)
-	defer f.Close()
-	c, stop := follow(t, Options{Path: path, FromBeginning: true, MaxLineBytes: 100})
-	defer stop()
-	f.WriteString("par")
-	time.Sleep(20 * time.Millisecond)
-	f.WriteString("tial\n")
-	f.WriteString(strings.Repeat("x", 150))
-	time.Sleep(20 * time.Millisecond)
-	f.WriteString(strings.Repeat("x", 10000) + "\nafter\n")
-	waitFor(t, "3 lines", func() bool { return lineCount(c)() == 3 })
-	got, _ := c.snapshot()
-	if want := "[partial <too long 10151> after]"; fmt.Sprint(got) != want {
-		t.Errorf("want %s, got %q", want, got)
-	}
-	if c.last.Offset != int64(8+10151+6) {
-		t.Errorf("want offset %d, got %d", 8+10151+6, c.last.Offset)
+func TestStartsAtEndOnFirstStart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	w := openWriter(t, path)
+	w.write(5)
+	fmt.Fprint(w.f, "partial")
+	s := startStepped(t, FileOptions{Path: path}, nil)
+	fmt.Fprint(w.f, " line\n")
+	s.look(250 * time.Millisecond)
+	if got := s.c.got(); fmt.Sprint(got) != "[partial line]" {
+		t.Errorf("want only the line completed after the start, got %q", got)
 	}
 }
 
-// TestResume: a follower resumes after the position a previous one reached,
-// in the same file or, when that was rotated away meanwhile, in the rotated
-// file first and then the new one.
-func TestResume(t *testing.T) {
-	for _, rotated := range []bool{false, true} {
-		t.Run(fmt.Sprintf("rotated while down=%v", rotated), func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "mail.log")
-			w := openWriter(t, path)
-			c, stop := follow(t, Options{Path: path, FromBeginning: true})
-			w.write(100)
-			waitFor(t, "100 lines", func() bool { return lineCount(c)() == 100 })
-			stop()
-			pos := c.last
-			w.write(30) // written while stopped
-			want := 130
-			if rotated {
-				os.Rename(path, path+".1")
-				w.reopen(path)
-				w.write(20)
-				want = 150
-			}
-			c2, stop2 := follow(t, Options{Path: path, Resume: &pos})
-			defer stop2()
-			waitFor(t, "the rest", func() bool { return lineCount(c2)()+100 >= want })
-			time.Sleep(200 * time.Millisecond)
-			got1, _ := c.snapshot()
-			got2, _ := c2.snapshot()
-			checkExactlyOnce(t, append(got1, got2...), want)
-		})
+func TestPartialAndLongLines(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	w := openWriter(t, path)
+	s := startStepped(t, FileOptions{Path: path}, nil)
+	fmt.Fprint(w.f, "half")
+	s.look(250 * time.Millisecond)
+	if got := s.c.got(); len(got) != 0 {
+		t.Fatalf("a half line was handed out: %q", got)
+	}
+	fmt.Fprint(w.f, " done\n"+strings.Repeat("x", 3000)+"\nafter\n")
+	s.look(250 * time.Millisecond)
+	if got := s.c.got(); fmt.Sprint(got) != "[half done <too long 3001> after]" {
+		t.Errorf("got %q", got)
 	}
 }
 
-// TestInotifyWakes: with inotify the follower reads new lines and follows a
-// rename rotation without waiting for a poll (the poll interval here is an
-// hour, so only inotify can wake it).
+// TestMaxLineBytesApplies: a reload that raises or lowers the limit applies
+// to a running follower at its next read.
+func TestMaxLineBytesApplies(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	w := openWriter(t, path)
+	s := startStepped(t, FileOptions{Path: path}, nil)
+	fmt.Fprintln(w.f, strings.Repeat("a", 2000))
+	s.look(250 * time.Millisecond)
+	s.c.mu.Lock()
+	s.c.maxLine = 4096
+	s.c.mu.Unlock()
+	fmt.Fprintln(w.f, strings.Repeat("b", 2000))
+	s.look(250 * time.Millisecond)
+	got := s.c.got()
+	if len(got) != 2 || got[0] != "<too long 2001>" || got[1] != strings.Repeat("b", 2000) {
+		t.Errorf("want the first line too long and the second read, got %d lines, first %.20q", len(got), got[0])
+	}
+}
+
+func TestSymlinkRetargeted(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	w := openWriter(t, a)
+	w.write(3)
+	if err := os.Symlink(a, path); err != nil {
+		t.Fatal(err)
+	}
+	s := startStepped(t, FileOptions{Path: path, FromBeginning: true}, nil)
+	w.write(1)
+	w.path = b
+	w.reopen()
+	w.write(2)
+	tmp := path + ".new"
+	if err := os.Symlink(b, tmp); err != nil {
+		t.Fatal(err)
+	}
+	rename(t, tmp, path)
+	s.look(250 * time.Millisecond)
+	s.look(250 * time.Millisecond)
+	checkExactlyOnce(t, s.c.got(), 6)
+}
+
+func TestUnreadableReportedThenRead(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads any file")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	w := openWriter(t, path)
+	w.write(2)
+	os.Chmod(path, 0)
+	s := startStepped(t, FileOptions{Path: path, FromBeginning: true}, nil)
+	if st := s.fl.Status(); !strings.Contains(st.Problem, "permission denied") {
+		t.Errorf("want the permission problem in the status, got %+v", st)
+	}
+	os.Chmod(path, 0o644)
+	s.look(250 * time.Millisecond)
+	checkExactlyOnce(t, s.c.got(), 2)
+}
+
+// TestInotifyWakes uses the real clock: a line written is read at once,
+// long before the next poll.
 func TestInotifyWakes(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mail.log")
 	w := openWriter(t, path)
-	defer func() { w.f.Close() }()
-	c, stop := follow(t, Options{Path: path, FromBeginning: true, Inotify: true, Poll: time.Hour, RotateWait: time.Millisecond})
-	defer stop()
-	w.write(10)
-	waitFor(t, "10 lines", func() bool { return lineCount(c)() == 10 })
-	os.Rename(path, path+".1")
-	w.reopen(path)
-	w.write(10)
-	waitFor(t, "20 lines", func() bool { return lineCount(c)() == 20 })
-	got, rot := c.snapshot()
-	checkExactlyOnce(t, got, 20)
-	if rot["rename"] != 1 {
-		t.Errorf("want 1 rename, got %v", rot)
+	c := newCollector()
+	fl := NewFile(FileOptions{Path: path, Poll: time.Hour, Inotify: true})
+	ctx, cancel := contextWithCancel(t)
+	done := make(chan error, 1)
+	go func() { done <- fl.Run(ctx, c) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the first look", func() bool { return fl.Status().CaughtUp })
+	w.write(1)
+	waitFor(t, "the line, woken by inotify", func() bool { return len(c.got()) == 1 })
+}
+
+// TestLinesAcrossReads: a read's lines are handed out together, and those
+// completed across two reads of 64 KiB stay intact until the handler has
+// them.
+func TestLinesAcrossReads(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	var want []string
+	var b strings.Builder
+	for i := range 20000 {
+		l := fmt.Sprintf("line %d %s", i, strings.Repeat("x", i%97))
+		want = append(want, l)
+		b.WriteString(l + "\n")
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startStepped(t, FileOptions{Path: path, FromBeginning: true}, nil)
+	got := s.c.got()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Fatalf("line %d: want %q, got %q", i, want[i], got[i])
+			}
+		}
+		t.Fatalf("want %d lines, got %d", len(want), len(got))
 	}
 }

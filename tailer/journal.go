@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -18,17 +19,42 @@ type JournalOptions struct {
 	Unit          string
 	Cursor        string // resume after this entry (the cursor of the last one counted)
 	FromBeginning bool   // without Cursor: every entry the journal still has, not only new ones
-	MaxLineBytes  int
 	Command       string // journalctl by default
 	Logger        *slog.Logger
-	CaughtUp      func() // called once journalctl runs
+	Clock         Clock // default RealClock
 }
 
-// JournalHandler receives the entries of a journald source as syslog lines
-// (RFC 3339 time with microseconds, host, identifier[pid]: message), so that
-// the same rules apply, with the cursor to resume after each.
-type JournalHandler interface {
-	Line(line []byte, n int, tooLong bool, pos Position)
+// Journal follows a systemd unit's journal through journalctl. Entries are
+// handed out as syslog lines (RFC 3339 time with microseconds, host,
+// identifier[pid]: message), so that the same rules apply, with the cursor
+// to resume after each.
+//
+// It reads the backlog first, with a journalctl that exits at the end of it,
+// and only then follows: so it knows when it has caught up, and a restart is
+// ready only once it has counted what the previous run had.
+type Journal struct {
+	JournalOptions
+	h      Handler
+	status status
+	pos    Position
+	lines  []Line
+	line   []byte
+}
+
+// NewJournal returns a journal source.
+func NewJournal(opts JournalOptions) *Journal {
+	if opts.Command == "" {
+		opts.Command = "journalctl"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = RealClock{}
+	}
+	j := &Journal{JournalOptions: opts}
+	j.status.s = Status{Kind: "journal", Target: opts.Unit}
+	return j
 }
 
 // entry holds the journal fields a mail log line needs.
@@ -57,92 +83,127 @@ func CheckJournal(command string) error {
 	return nil
 }
 
-// Journal runs `journalctl --follow --output=json --unit=UNIT` until ctx is
-// done, resuming after the last cursor handed out; if journalctl exits, it is
-// started again after a pause.
-func Journal(ctx context.Context, opts JournalOptions, h JournalHandler) error {
-	if opts.Command == "" {
-		opts.Command = "journalctl"
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if err := CheckJournal(opts.Command); err != nil {
+// Status implements Source.
+func (j *Journal) Status() Status { return j.status.get() }
+
+// Run implements Source: the backlog, then `journalctl --follow` after the
+// last cursor handed out, started again after a pause if it exits.
+func (j *Journal) Run(ctx context.Context, h Handler) error {
+	j.h = h
+	if err := CheckJournal(j.Command); err != nil {
+		j.setProblem(err.Error())
+		j.caughtUp()
 		return err
 	}
-	cursor := opts.Cursor
-	first := true
+	cursor := j.Cursor
+	// The backlog: everything after the cursor, or (first start) all of it
+	// with --source.from-beginning, else nothing but the cursor to go on from.
+	args := []string{"--no-pager", "--output=json", "--unit=" + j.Unit}
+	switch {
+	case cursor != "":
+		args = append(args, "--after-cursor="+cursor)
+	case j.FromBeginning:
+	default:
+		args = append(args, "--lines=1")
+	}
+	n, err := j.runOnce(ctx, args, &cursor, cursor == "" && !j.FromBeginning)
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		j.Logger.Warn("reading the journal's backlog failed", "unit", j.Unit, "err", err)
+	}
+	if n == 0 && cursor == "" {
+		j.Logger.Warn("the journal has no entry for this unit (yet): check the unit name, e.g. journalctl --unit=UNIT or systemctl list-units", "unit", j.Unit)
+	}
+	j.caughtUp()
 	for {
-		args := []string{"--follow", "--output=json", "--no-pager", "--unit=" + opts.Unit}
-		switch {
-		case cursor != "":
+		args := []string{"--follow", "--no-pager", "--output=json", "--unit=" + j.Unit}
+		if cursor != "" {
 			args = append(args, "--after-cursor="+cursor)
-		case opts.FromBeginning:
-			args = append(args, "--lines=all")
-		default:
+		} else {
 			args = append(args, "--lines=0")
 		}
-		cmd := exec.CommandContext(ctx, opts.Command, args...)
-		var stderr tailBuffer
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return err
-		}
-		if err := cmd.Start(); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("start %s: %w", opts.Command, err)
-		}
-		if first && opts.CaughtUp != nil {
-			opts.CaughtUp()
-		}
-		first = false
-		cursor = readJournal(out, opts, h, cursor)
-		err = cmd.Wait()
+		_, err := j.runOnce(ctx, args, &cursor, false)
 		if ctx.Err() != nil {
 			return nil
 		}
-		opts.Logger.Warn("journalctl exited; starting it again", "unit", opts.Unit, "err", err, "stderr", stderr.String())
-		select {
-		case <-ctx.Done():
+		j.Logger.Warn("journalctl exited; starting it again", "unit", j.Unit, "err", err)
+		if !j.Clock.Sleep(ctx, time.Second, nil) {
 			return nil
-		case <-time.After(time.Second):
 		}
 	}
 }
 
-// readJournal hands out the entries journalctl writes and returns the cursor
-// of the last one.
-func readJournal(r io.Reader, opts JournalOptions, h JournalHandler, cursor string) string {
+func (j *Journal) caughtUp() {
+	j.status.update(func(s *Status) { s.CaughtUp = true })
+}
+
+func (j *Journal) setProblem(p string) {
+	j.status.update(func(s *Status) { s.Problem = p })
+}
+
+// runOnce runs journalctl with args and hands out what it writes; with
+// cursorOnly it only takes the cursor of the entries (the end of the
+// journal, to follow from). It returns the number of entries read.
+func (j *Journal) runOnce(ctx context.Context, args []string, cursor *string, cursorOnly bool) (int, error) {
+	cmd := exec.CommandContext(ctx, j.Command, args...)
+	var stderr tailBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		j.setProblem(err.Error())
+		return 0, fmt.Errorf("start %s: %w", j.Command, err)
+	}
+	j.setProblem("")
+	n := j.read(out, cursor, cursorOnly)
+	err = cmd.Wait()
+	if err != nil && ctx.Err() == nil {
+		j.setProblem(fmt.Sprintf("journalctl: %v: %s", err, strings.TrimSpace(stderr.String())))
+		err = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return n, err
+}
+
+// read hands out the entries journalctl writes, one Lines call per entry,
+// and keeps the cursor of the last one.
+func (j *Journal) read(r io.Reader, cursor *string, cursorOnly bool) int {
+	maxLine := j.h.MaxLineBytes()
 	sc := bufio.NewScanner(r)
 	// An entry is JSON around the message: allow for its escaping.
-	sc.Buffer(make([]byte, 64<<10), 8*opts.MaxLineBytes+(64<<10))
-	var line []byte
+	sc.Buffer(make([]byte, 64<<10), 8*maxLine+(64<<10))
+	n := 0
 	for sc.Scan() {
 		var e entry
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			opts.Logger.Warn("journalctl wrote something that is not JSON; skipped", "err", err)
+			j.Logger.Warn("journalctl wrote something that is not JSON; skipped", "err", err)
 			continue
 		}
-		cursor = e.Cursor
-		pos := Position{Path: "journal:" + opts.Unit, Cursor: e.Cursor}
-		msg, ok := message(e.Message)
-		if !ok {
+		n++
+		*cursor = e.Cursor
+		if cursorOnly {
 			continue
 		}
-		line = syslogLine(line[:0], &e, msg)
-		if len(line) > opts.MaxLineBytes {
-			h.Line(nil, len(line)+1, true, pos)
-			continue
+		j.pos.Cursor = e.Cursor
+		j.lines = j.lines[:0]
+		if msg, ok := message(e.Message); ok {
+			j.line = syslogLine(j.line[:0], &e, msg)
+			if maxLine = j.h.MaxLineBytes(); len(j.line) > maxLine {
+				j.lines = append(j.lines, Line{N: len(j.line) + 1, TooLong: true})
+			} else {
+				j.lines = append(j.lines, Line{Data: j.line, N: len(j.line) + 1})
+			}
+			j.status.update(func(s *Status) { s.LastRead = j.Clock.Now() })
 		}
-		h.Line(line, len(line)+1, false, pos)
+		j.h.Lines(j.lines, &j.pos)
 	}
 	if err := sc.Err(); err != nil {
-		opts.Logger.Warn("reading journalctl", "err", err)
+		j.Logger.Warn("reading journalctl", "err", err)
 	}
-	return cursor
+	return n
 }
 
 // message decodes MESSAGE, which journald gives as a string or, when it is

@@ -1,16 +1,20 @@
 // Package tailer reads log sources: finished files line by line (ReadLines),
-// and live files followed through rotation, truncation and restarts (Follow).
-// It never hands out part of a line, never buffers more than the longest
-// allowed line however long a hostile line is, and tells its caller the file
-// identity and offset after each line so that a restart can resume exactly
-// there. Follow is bouncewatch's own loop rather than github.com/nxadm/tail,
-// for the reasons given in follow.go.
+// and the sources the daemon follows (Source: a file through rotation,
+// truncation and restarts, a journald unit, standard input). It never hands
+// out part of a line, never buffers more than the longest allowed line
+// however long a hostile line is, and tells its caller the position after
+// every batch of lines (every open file with its identity and offset, or the
+// journal cursor) so that a restart can resume exactly there. It owns offsets
+// and file identity. The file follower is bouncewatch's own loop rather than
+// github.com/nxadm/tail, for the reasons given in follow.go.
 package tailer
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"time"
 )
 
 // LineFunc receives one line without its newline. n is the number of bytes the
@@ -24,6 +28,7 @@ type LineFunc func(line []byte, n int, tooLong bool) error
 type splitter struct {
 	max      int
 	pending  []byte // the start of a line not yet complete
+	spare    []byte // the other buffer: see feed
 	skipping int    // > 0: inside a too-long line, this many bytes so far
 }
 
@@ -69,7 +74,12 @@ func (s *splitter) feed(data []byte, emit LineFunc) error {
 		} else {
 			err = emit(line, len(line)+1, false)
 		}
-		s.pending = s.pending[:0]
+		if len(s.pending) > 0 {
+			// The line handed out may be kept until the end of this feed
+			// (the follower hands out a read's lines together): the next
+			// partial line goes into the other buffer.
+			s.pending, s.spare = s.spare[:0], s.pending
+		}
 		if err != nil {
 			return err
 		}
@@ -114,4 +124,39 @@ func ReadLines(r io.Reader, max int, final bool, fn LineFunc) (rest int, err err
 			return 0, err
 		}
 	}
+}
+
+// Stdin is a reader (standard input) as a source: read to its end, as it
+// comes, with no position to resume from.
+type Stdin struct {
+	r      io.Reader
+	status status
+}
+
+// NewStdin returns a source reading r.
+func NewStdin(r io.Reader) *Stdin {
+	s := &Stdin{r: r}
+	// Nothing to catch up with: what comes is counted as it comes.
+	s.status.s = Status{Kind: "stdin", Target: "-", CaughtUp: true}
+	return s
+}
+
+// Status implements Source.
+func (s *Stdin) Status() Status { return s.status.get() }
+
+// Run implements Source. A read from standard input cannot be interrupted:
+// Run returns at the end of the input or at the first line after ctx is done.
+func (s *Stdin) Run(ctx context.Context, h Handler) error {
+	var pos Position
+	batch := make([]Line, 1)
+	_, err := ReadLines(s.r, h.MaxLineBytes(), true, func(line []byte, n int, tooLong bool) error {
+		batch[0] = Line{Data: line, N: n, TooLong: tooLong}
+		h.Lines(batch, &pos)
+		s.status.update(func(st *Status) { st.LastRead = time.Now() })
+		return ctx.Err()
+	})
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }

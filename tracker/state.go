@@ -1,85 +1,223 @@
 package tracker
 
 import (
+	"bufio"
+	"cmp"
+	"encoding/binary"
+	"errors"
 	"fmt"
-	"time"
+	"io"
+	"slices"
 
 	"github.com/bouncewatch/bouncewatch/parser"
 )
 
-// State is the content of a tracker in a form that survives a restart: the
-// daemon writes it into its checkpoint and reads it back on start.
-type State struct {
-	Now      time.Time      `json:"now"`
-	Messages []MessageState `json:"messages"` // least recently heard of first
-}
+// The checkpoint encoding: a version byte, the newest log time, the table of
+// group names, then the messages least recently heard of first, each with
+// its recipients. Numbers are varints, hashes 8 bytes: about 25 bytes per
+// pending recipient, written and read as a stream.
+const encodingVersion = 1
 
-// MessageState is one message with recipients pending.
-type MessageState struct {
-	ID         string           `json:"id"`
-	Last       int64            `json:"last_unix_nano"`
-	Recipients []RecipientState `json:"recipients"`
-}
-
-// RecipientState is one pending recipient.
-type RecipientState struct {
-	Recipient string `json:"recipient"`
-	Domain    string `json:"domain"`
-	First     int64  `json:"first_unix_nano"`
-	Code      string `json:"code"`
-	Attempts  uint32 `json:"attempts"`
-}
-
-// Export returns the tracker's content.
-func (t *Tracker) Export() State {
-	s := State{Now: t.now, Messages: make([]MessageState, 0, len(t.msgs))}
-	for m := t.oldest; m != nil; m = m.next {
-		ms := MessageState{ID: m.id, Last: m.last, Recipients: make([]RecipientState, len(m.rcpts))}
-		for i, p := range m.rcpts {
-			ms.Recipients[i] = RecipientState{Recipient: p.rcpt, Domain: p.domain, First: p.first, Code: p.code.String(), Attempts: p.attempts}
+// Encode writes the tracker's content to w. name gives the name of a group
+// (the metrics' domain label), which Decode turns back into a group.
+func (t *Tracker) Encode(w *bufio.Writer, name func(Group) string) error {
+	e := encoder{w: w}
+	e.byte(encodingVersion)
+	e.varint(t.now)
+	index := map[Group]uint64{} // group -> position in the table, from 1
+	var names []string
+	for g := range t.groups {
+		if t.groups[g].head != 0 {
+			names = append(names, name(Group(g)))
+			index[Group(g)] = uint64(len(names))
 		}
-		s.Messages = append(s.Messages, ms)
 	}
-	return s
+	e.uvarint(uint64(len(names)))
+	for _, n := range names {
+		e.uvarint(uint64(len(n)))
+		e.w.WriteString(n)
+	}
+	e.uvarint(uint64(t.nm))
+	t.eachMsg(func(_ uint32, m *message) {
+		e.u64(m.key)
+		e.varint(m.last)
+		e.uvarint(uint64(m.n))
+		// Tail first: Decode adds each at the head, so the order is kept.
+		tail := m.head
+		for next := m.head; next != 0; next = t.rcpts.at(next).mnext {
+			tail = next
+		}
+		for ri := tail; ri != 0; ri = t.rcpts.at(ri).mprev {
+			r := t.rcpts.at(ri)
+			e.u64(r.key)
+			e.varint(m.last - r.first)
+			e.uvarint(uint64(r.code))
+			e.uvarint(uint64(r.attempts))
+			e.uvarint(index[r.group]) // 0: NoGroup
+		}
+	})
+	return e.err
 }
 
-// Import replaces the tracker's content with s. Entries past the cap are
-// dropped, oldest first, without being reported.
-func (t *Tracker) Import(s State) error {
-	msgs := make(map[string]*message, len(s.Messages))
-	var oldest, newest *message
-	entries := 0
-	for _, ms := range s.Messages {
-		if ms.ID == "" || len(ms.Recipients) == 0 {
-			return fmt.Errorf("tracker state: message %q without id or recipients", ms.ID)
+// Decode replaces the tracker's content with what Encode wrote, reporting
+// every recipient read to sink as pending. group turns a group's name back
+// into a group. Recipients past the cap are abandoned, oldest first.
+func (t *Tracker) Decode(r *bufio.Reader, group func(name string) Group, sink Sink) error {
+	t.reset()
+	d := decoder{r: r}
+	if v := d.byte(); d.err == nil && v != encodingVersion {
+		return fmt.Errorf("tracker state: encoding version %d, want %d", v, encodingVersion)
+	}
+	t.now = d.varint()
+	groups := make([]Group, d.count(1<<20))
+	for i := range groups {
+		n := d.count(1 << 16)
+		b := make([]byte, n)
+		if d.err == nil {
+			_, d.err = io.ReadFull(r, b)
 		}
-		if _, dup := msgs[ms.ID]; dup {
-			return fmt.Errorf("tracker state: message %q twice", ms.ID)
+		groups[i] = group(string(b))
+	}
+	nm := d.count(1 << 40)
+	for range nm {
+		if d.err != nil {
+			break
 		}
-		m := &message{id: ms.ID, last: ms.Last, rcpts: make([]pending, len(ms.Recipients))}
-		for i, r := range ms.Recipients {
-			c, ok := parser.ParseCode(r.Code)
-			if !ok || r.Recipient == "" {
-				return fmt.Errorf("tracker state: message %q: bad recipient %q or code %q", ms.ID, r.Recipient, r.Code)
+		mk, last, n := d.u64(), d.varint(), d.count(1<<32)
+		if d.err != nil {
+			break
+		}
+		if n == 0 || t.findMsg(mk) != 0 {
+			return fmt.Errorf("tracker state: message %016x is empty or twice", mk)
+		}
+		mi := t.newMsg(mk)
+		t.msgs.at(mi).last = last
+		for range n {
+			rk, age, code, attempts, gi := d.u64(), d.varint(), d.uvarint(), d.uvarint(), d.uvarint()
+			if d.err != nil {
+				break
 			}
-			m.rcpts[i] = pending{rcpt: r.Recipient, domain: shareSuffix(r.Recipient, []byte(r.Domain)), first: r.First, code: c, attempts: r.Attempts}
+			c := parser.Code(code)
+			if cc, ok := parser.NewCode(c.Class(), c.Subject(), c.Detail()); !ok || cc != c || gi > uint64(len(groups)) || attempts > 1<<32-1 {
+				return fmt.Errorf("tracker state: message %016x: bad recipient record", mk)
+			}
+			if t.findRcpt(mi, rk) != 0 {
+				return fmt.Errorf("tracker state: message %016x: recipient %016x twice", mk, rk)
+			}
+			g := NoGroup
+			if gi > 0 {
+				g = groups[gi-1]
+			}
+			t.addRcpt(mi, rk, g, last-age, c, uint32(attempts), discardSink{})
 		}
-		msgs[ms.ID] = m
-		m.prev = newest
-		if newest != nil {
-			newest.next = m
-		} else {
-			oldest = m
-		}
-		newest = m
-		entries += len(m.rcpts)
 	}
-	t.msgs, t.oldest, t.newest, t.entries, t.now = msgs, oldest, newest, entries, s.Now
-	for t.entries > t.max && t.oldest != nil {
-		m := t.oldest
-		t.entries -= len(m.rcpts)
-		t.unlink(m)
-		delete(t.msgs, m.id)
+	if d.err != nil {
+		return fmt.Errorf("tracker state: %w", d.err)
+	}
+	// Messages come back in the order of their latest news, which is not the
+	// order of first deferral that the groups keep.
+	t.sortGroups()
+	for mi := t.oldest; mi != 0; mi = t.msgs.at(mi).newer {
+		for ri := t.msgs.at(mi).head; ri != 0; ri = t.rcpts.at(ri).mnext {
+			r := t.rcpts.at(ri)
+			sink.Pending(r.code, r.group, 1, t.groupOldest(r.group))
+		}
+	}
+	for t.nr > t.max && t.oldest != 0 {
+		t.dropMsg(t.oldest, Abandoned, ReasonCap, t.now, sink)
 	}
 	return nil
+}
+
+// sortGroups puts the recipients of every group in order of first deferral.
+func (t *Tracker) sortGroups() {
+	var ids []uint32
+	for g := range t.groups {
+		ids = ids[:0]
+		for ri := t.groups[g].head; ri != 0; ri = t.rcpts.at(ri).gnext {
+			ids = append(ids, ri)
+		}
+		slices.SortStableFunc(ids, func(a, b uint32) int { return cmp.Compare(t.rcpts.at(a).first, t.rcpts.at(b).first) })
+		var prev uint32
+		for _, ri := range ids {
+			r := t.rcpts.at(ri)
+			r.gprev = prev
+			if prev != 0 {
+				t.rcpts.at(prev).gnext = ri
+			}
+			prev = ri
+		}
+		if prev != 0 {
+			t.rcpts.at(prev).gnext = 0
+		}
+		t.groups[g] = groupList{}
+		if len(ids) > 0 {
+			t.groups[g] = groupList{head: ids[0], tail: ids[len(ids)-1]}
+		}
+	}
+}
+
+type encoder struct {
+	w   *bufio.Writer
+	buf [binary.MaxVarintLen64]byte
+	err error
+}
+
+func (e *encoder) put(b []byte) {
+	if e.err == nil {
+		_, e.err = e.w.Write(b)
+	}
+}
+func (e *encoder) byte(b byte)      { e.put([]byte{b}) }
+func (e *encoder) uvarint(v uint64) { e.put(binary.AppendUvarint(e.buf[:0], v)) }
+func (e *encoder) varint(v int64)   { e.put(binary.AppendVarint(e.buf[:0], v)) }
+func (e *encoder) u64(v uint64)     { e.put(binary.LittleEndian.AppendUint64(e.buf[:0], v)) }
+
+// decoder reads what encoder wrote; after the first error every read gives
+// zero and the error stays.
+type decoder struct {
+	r   *bufio.Reader
+	err error
+}
+
+func (d *decoder) byte() (b byte) {
+	if d.err == nil {
+		b, d.err = d.r.ReadByte()
+	}
+	return b
+}
+
+func (d *decoder) uvarint() (v uint64) {
+	if d.err == nil {
+		v, d.err = binary.ReadUvarint(d.r)
+	}
+	return v
+}
+
+func (d *decoder) varint() (v int64) {
+	if d.err == nil {
+		v, d.err = binary.ReadVarint(d.r)
+	}
+	return v
+}
+
+func (d *decoder) u64() uint64 {
+	var b [8]byte
+	if d.err == nil {
+		_, d.err = io.ReadFull(d.r, b[:])
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// count reads a length and refuses one above limit, so that a damaged file
+// cannot make Decode allocate without bound.
+func (d *decoder) count(limit uint64) uint64 {
+	n := d.uvarint()
+	if d.err == nil && n > limit {
+		d.err = errors.New("a count out of range")
+	}
+	if d.err != nil {
+		return 0
+	}
+	return n
 }

@@ -4,10 +4,20 @@
 // tracker_max_entries recipients and forgets those with no news for
 // tracker_ttl, reporting them as abandoned, so memory stays bounded whatever
 // the log says.
+//
+// A pending recipient costs about 110 bytes and no Go pointer: recipients and
+// messages live in fixed-size records in chunked slabs, found through hash
+// tables of indexes, and queue ids and addresses are kept as 64-bit hashes
+// (the tracker only needs to recognise them again). Finding a recipient is
+// O(1) whatever the size of its message, and the garbage collector has
+// nothing to scan however many recipients are pending.
 package tracker
 
 import (
+	"math/rand/v2"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/bouncewatch/bouncewatch/parser"
 )
@@ -40,14 +50,21 @@ const (
 	ReasonCap            // the table was full; the oldest entries go first
 )
 
+// Group is the set a pending recipient is counted in for the per-domain
+// gauges. The sink chooses it (the metrics use the domain's label index); the
+// tracker keeps each group's pending recipients in order of first deferral,
+// so that the oldest is always at hand.
+type Group uint32
+
+// NoGroup is the group of an event without a recipient domain.
+const NoGroup = ^Group(0)
+
 // Resolution is one deferred recipient reaching an outcome.
 type Resolution struct {
-	Source    string
-	Recipient string
-	Domain    string
 	FirstCode parser.Code // the first temporary code, which caused the retries
 	Outcome   Outcome
 	Reason    Reason
+	Group     Group
 	First     time.Time // log time of the first deferral
 	Time      time.Time // log time of the outcome
 	Attempts  int       // deferrals before the outcome
@@ -56,223 +73,216 @@ type Resolution struct {
 // Duration is the time from the first deferral to the outcome.
 func (r *Resolution) Duration() time.Duration { return r.Time.Sub(r.First) }
 
-// Sink receives what the tracker makes of the events: every delivery event to
-// count (including one expired event per recipient of a Postfix message that
-// expired) and every outcome.
+// Sink receives what the tracker makes of the events.
 type Sink interface {
-	Event(ev *parser.Event)
+	// Group returns the group of a recipient domain.
+	Group(domain []byte) Group
+	// Event counts one delivery event, including one expired event per
+	// pending recipient of a Postfix message that expired; g is the group
+	// of its domain.
+	Event(ev *parser.Event, g Group)
+	// Resolved counts one outcome. r is valid during the call only.
 	Resolved(r *Resolution)
+	// Pending reports delta (+1 or -1) recipients with first code c in
+	// group g, and the log time of g's oldest pending deferral after the
+	// change (zero when none is left).
+	Pending(c parser.Code, g Group, delta int, oldest time.Time)
 }
 
 // Tracker holds the pending recipients of one source. It is not safe for
 // concurrent use.
 type Tracker struct {
-	source  string
-	ttl     time.Duration
-	max     int
-	msgs    map[string]*message
-	oldest  *message // least recently heard of; the list runs to newest
-	newest  *message
-	entries int
-	now     time.Time // newest log time seen
+	ttl  time.Duration
+	max  int
+	now  int64  // newest log time seen, unix nanoseconds
+	seed uint64 // bucket hashing; random, so that crafted ids cannot flood one chain
+
+	rcpts    slab[rcpt]
+	msgs     slab[message]
+	rfree    uint32 // free lists, through rcpt.mnext and message.newer
+	mfree    uint32
+	rbuckets []uint32
+	mbuckets []uint32
+	nr, nm   int
+	oldest   uint32 // message least recently heard of; the list runs to newest
+	newest   uint32
+	groups   []groupList
+	res      Resolution // handed to Sink.Resolved, so that reporting allocates nothing
+}
+
+// rcpt is one deferred recipient. Index 0 of every slab means "none".
+type rcpt struct {
+	key          uint64 // hash of the address
+	first        int64  // unix nanoseconds of the first deferral
+	msg          uint32
+	mnext, mprev uint32 // the recipients of one message
+	gnext, gprev uint32 // the recipients of one group, oldest first
+	hnext        uint32 // hash chain
+	group        Group
+	code         parser.Code
+	attempts     uint32
 }
 
 // message is one queue file or spool entry with recipients still pending.
 type message struct {
-	id         string
-	prev, next *message
-	last       int64 // unix nanoseconds of the latest news
-	rcpts      []pending
+	key          uint64 // hash of the queue id
+	last         int64  // unix nanoseconds of the latest news
+	head         uint32 // first recipient
+	n            uint32 // recipients pending
+	older, newer uint32 // the message list, by latest news
+	hnext        uint32
 }
 
-// pending is one deferred recipient. domain usually shares rcpt's bytes.
-type pending struct {
-	rcpt     string
-	domain   string
-	first    int64 // unix nanoseconds of the first deferral
-	code     parser.Code
-	attempts uint32
-}
+type groupList struct{ head, tail uint32 }
 
 // New returns an empty tracker. ttl and max come from rules.yaml's limits.
-func New(source string, ttl time.Duration, max int) *Tracker {
-	if max < 1 {
-		max = 1
-	}
-	return &Tracker{source: source, ttl: ttl, max: max, msgs: make(map[string]*message)}
+func New(ttl time.Duration, maxEntries int) *Tracker {
+	t := &Tracker{seed: rand.Uint64()}
+	t.SetLimits(ttl, maxEntries)
+	t.reset()
+	return t
 }
 
-// Source returns the name of the source the tracker follows.
-func (t *Tracker) Source() string { return t.source }
+func (t *Tracker) reset() {
+	t.rcpts, t.msgs = slab[rcpt]{}, slab[message]{}
+	t.rcpts.alloc() // index 0: none
+	t.msgs.alloc()
+	t.rfree, t.mfree, t.nr, t.nm, t.oldest, t.newest = 0, 0, 0, 0, 0, 0
+	t.rbuckets, t.mbuckets = make([]uint32, 64), make([]uint32, 64)
+	t.groups = nil
+}
 
 // Len returns the number of pending recipients.
-func (t *Tracker) Len() int { return t.entries }
+func (t *Tracker) Len() int { return t.nr }
 
 // SetLimits changes ttl and the cap (a rules reload); a smaller cap takes
 // effect at the next new entry.
-func (t *Tracker) SetLimits(ttl time.Duration, max int) {
-	if max < 1 {
-		max = 1
-	}
-	t.ttl, t.max = ttl, max
+func (t *Tracker) SetLimits(ttl time.Duration, maxEntries int) {
+	t.ttl, t.max = ttl, max(maxEntries, 1)
 }
 
-// Pending calls yield for every pending recipient, oldest message first.
-func (t *Tracker) Pending(yield func(domain string, code parser.Code, first time.Time)) {
-	for m := t.oldest; m != nil; m = m.next {
-		for i := range m.rcpts {
-			p := &m.rcpts[i]
-			yield(p.domain, p.code, time.Unix(0, p.first))
+// Each calls yield for every pending recipient, oldest message first.
+func (t *Tracker) Each(yield func(g Group, firstCode parser.Code, first time.Time)) {
+	for mi := t.oldest; mi != 0; mi = t.msgs.at(mi).newer {
+		for ri := t.msgs.at(mi).head; ri != 0; ri = t.rcpts.at(ri).mnext {
+			r := t.rcpts.at(ri)
+			yield(r.group, r.code, time.Unix(0, r.first))
 		}
 	}
 }
 
 // Observe applies one event and tells sink what follows from it.
 func (t *Tracker) Observe(ev *parser.Event, sink Sink) {
-	if ev.Time.After(t.now) {
-		t.now = ev.Time
+	if ns := ev.Time.UnixNano(); ns > t.now {
+		t.now = ns
 		t.expire(sink)
+	}
+	g := NoGroup
+	if len(ev.Domain) > 0 {
+		g = sink.Group(ev.Domain)
 	}
 	switch ev.Status {
 	case parser.StatusDeferred:
-		sink.Event(ev)
-		t.deferred(ev, sink)
+		sink.Event(ev, g)
+		t.deferred(ev, g, sink)
 	case parser.StatusSent:
-		sink.Event(ev)
+		sink.Event(ev, g)
 		t.resolve(ev, Delivered, sink)
 	case parser.StatusBounced:
-		sink.Event(ev)
+		sink.Event(ev, g)
 		t.resolve(ev, Bounced, sink)
 	case parser.StatusExpired:
 		if len(ev.Recipient) > 0 {
-			sink.Event(ev)
+			sink.Event(ev, g)
 			t.resolve(ev, Expired, sink)
+		} else {
+			t.expireMessage(ev, sink)
+		}
+	case parser.StatusRemoved:
+		if mi := t.findMsg(xxhash.Sum64(ev.QueueID)); mi != 0 {
+			t.dropMsg(mi, Abandoned, ReasonRemoved, ev.Time.UnixNano(), sink)
+		}
+	}
+	t.maybeCompact()
+}
+
+func (t *Tracker) deferred(ev *parser.Event, g Group, sink Sink) {
+	mk, rk := xxhash.Sum64(ev.QueueID), xxhash.Sum64(ev.Recipient)
+	at := ev.Time.UnixNano()
+	mi := t.findMsg(mk)
+	if mi != 0 {
+		if ri := t.findRcpt(mi, rk); ri != 0 {
+			r := t.rcpts.at(ri)
+			if r.attempts < ^uint32(0) {
+				r.attempts++
+			}
+			t.touch(mi, at)
 			return
 		}
-		t.expireMessage(ev, sink)
-	case parser.StatusRemoved:
-		if m := t.msgs[string(ev.QueueID)]; m != nil {
-			t.drop(m, Abandoned, ReasonRemoved, ev.Time, sink)
+	}
+	for t.nr >= t.max && t.oldest != 0 {
+		victim := t.oldest
+		t.dropMsg(victim, Abandoned, ReasonCap, at, sink)
+		if victim == mi {
+			mi = 0 // the message itself was the oldest
 		}
 	}
-}
-
-// Flush abandons everything still pending older than the TTL relative to now,
-// for a daemon whose log has gone quiet.
-func (t *Tracker) Flush(now time.Time, sink Sink) {
-	if now.After(t.now) {
-		t.now = now
+	if mi == 0 {
+		mi = t.newMsg(mk)
 	}
-	t.expire(sink)
-}
-
-func (t *Tracker) deferred(ev *parser.Event, sink Sink) {
-	m := t.msgs[string(ev.QueueID)]
-	if m != nil {
-		for i := range m.rcpts {
-			if m.rcpts[i].rcpt == string(ev.Recipient) {
-				m.rcpts[i].attempts++
-				t.touch(m, ev.Time)
-				return
-			}
-		}
-	}
-	for t.entries >= t.max && t.oldest != nil {
-		t.drop(t.oldest, Abandoned, ReasonCap, ev.Time, sink)
-		if m != nil && t.msgs[m.id] != m {
-			m = nil // the message itself was the oldest
-		}
-	}
-	if m == nil {
-		m = &message{id: string(ev.QueueID), rcpts: make([]pending, 0, 1)}
-		t.msgs[m.id] = m
-		t.pushNewest(m)
-	}
-	rcpt := string(ev.Recipient)
-	m.rcpts = append(m.rcpts, pending{
-		rcpt:     rcpt,
-		domain:   shareSuffix(rcpt, ev.Domain),
-		first:    ev.Time.UnixNano(),
-		code:     ev.Code,
-		attempts: 1,
-	})
-	t.entries++
-	t.touch(m, ev.Time)
-}
-
-// shareSuffix returns domain as a string, reusing rcpt's memory when rcpt ends
-// with it (the usual case: the domain is already lower case).
-func shareSuffix(rcpt string, domain []byte) string {
-	if n := len(rcpt) - len(domain); n > 0 && rcpt[n-1] == '@' && rcpt[n:] == string(domain) {
-		return rcpt[n:]
-	}
-	return string(domain)
+	t.addRcpt(mi, rk, g, at, ev.Code, 1, sink)
+	t.touch(mi, at)
 }
 
 func (t *Tracker) resolve(ev *parser.Event, o Outcome, sink Sink) {
-	m := t.msgs[string(ev.QueueID)]
-	if m == nil {
+	mi := t.findMsg(xxhash.Sum64(ev.QueueID))
+	if mi == 0 {
 		return
 	}
-	for i := range m.rcpts {
-		if m.rcpts[i].rcpt == string(ev.Recipient) {
-			t.report(&m.rcpts[i], o, ReasonNone, ev.Time, sink)
-			t.removeAt(m, i)
-			return
-		}
+	ri := t.findRcpt(mi, xxhash.Sum64(ev.Recipient))
+	if ri == 0 {
+		return
+	}
+	t.report(ri, o, ReasonNone, ev.Time.UnixNano(), sink)
+	t.removeRcpt(ri, sink)
+	if t.msgs.at(mi).n == 0 {
+		t.removeMsg(mi)
 	}
 }
 
 // expireMessage handles Postfix's one qmgr line per expired message: every
 // recipient still pending expired, and each is counted as an expired event.
 func (t *Tracker) expireMessage(ev *parser.Event, sink Sink) {
-	m := t.msgs[string(ev.QueueID)]
-	if m == nil {
-		sink.Event(ev) // an expiry of recipients we never saw deferred
+	mi := t.findMsg(xxhash.Sum64(ev.QueueID))
+	if mi == 0 {
+		sink.Event(ev, NoGroup) // an expiry of recipients we never saw deferred
 		return
 	}
-	for i := range m.rcpts {
-		p := &m.rcpts[i]
-		e := *ev
-		e.Recipient = []byte(p.rcpt)
-		e.Domain = []byte(p.domain)
-		sink.Event(&e)
+	for ri := t.msgs.at(mi).head; ri != 0; ri = t.rcpts.at(ri).mnext {
+		sink.Event(ev, t.rcpts.at(ri).group)
 	}
-	t.drop(m, Expired, ReasonNone, ev.Time, sink)
+	t.dropMsg(mi, Expired, ReasonNone, ev.Time.UnixNano(), sink)
 }
 
-func (t *Tracker) report(p *pending, o Outcome, why Reason, at time.Time, sink Sink) {
-	first := time.Unix(0, p.first)
-	if at.Before(first) {
-		at = first
+func (t *Tracker) report(ri uint32, o Outcome, why Reason, at int64, sink Sink) {
+	r := t.rcpts.at(ri)
+	at = max(at, r.first)
+	t.res = Resolution{
+		FirstCode: r.code, Outcome: o, Reason: why, Group: r.group,
+		First: time.Unix(0, r.first), Time: time.Unix(0, at), Attempts: int(r.attempts),
 	}
-	sink.Resolved(&Resolution{
-		Source: t.source, Recipient: p.rcpt, Domain: p.domain, FirstCode: p.code,
-		Outcome: o, Reason: why, First: first, Time: at, Attempts: int(p.attempts),
-	})
+	sink.Resolved(&t.res)
 }
 
-// drop ends every pending recipient of m with outcome o.
-func (t *Tracker) drop(m *message, o Outcome, why Reason, at time.Time, sink Sink) {
-	for i := range m.rcpts {
-		t.report(&m.rcpts[i], o, why, at, sink)
+// dropMsg ends every pending recipient of a message with outcome o.
+func (t *Tracker) dropMsg(mi uint32, o Outcome, why Reason, at int64, sink Sink) {
+	for ri := t.msgs.at(mi).head; ri != 0; {
+		next := t.rcpts.at(ri).mnext
+		t.report(ri, o, why, at, sink)
+		t.removeRcpt(ri, sink)
+		ri = next
 	}
-	t.entries -= len(m.rcpts)
-	m.rcpts = nil
-	t.unlink(m)
-	delete(t.msgs, m.id)
-}
-
-func (t *Tracker) removeAt(m *message, i int) {
-	last := len(m.rcpts) - 1
-	m.rcpts[i] = m.rcpts[last]
-	m.rcpts[last] = pending{}
-	m.rcpts = m.rcpts[:last]
-	t.entries--
-	if last == 0 {
-		t.unlink(m)
-		delete(t.msgs, m.id)
-	}
+	t.removeMsg(mi)
 }
 
 // expire abandons messages with no news for the TTL. The list is ordered by
@@ -281,44 +291,323 @@ func (t *Tracker) expire(sink Sink) {
 	if t.ttl <= 0 {
 		return
 	}
-	limit := t.now.Add(-t.ttl).UnixNano()
-	for t.oldest != nil && t.oldest.last < limit {
-		m := t.oldest
-		t.drop(m, Abandoned, ReasonTTL, time.Unix(0, m.last).Add(t.ttl), sink)
+	limit := t.now - int64(t.ttl)
+	for t.oldest != 0 && t.msgs.at(t.oldest).last < limit {
+		mi := t.oldest
+		t.dropMsg(mi, Abandoned, ReasonTTL, t.msgs.at(mi).last+int64(t.ttl), sink)
 	}
 }
 
-func (t *Tracker) touch(m *message, at time.Time) {
-	if ns := at.UnixNano(); ns > m.last {
-		m.last = ns
+// ---- messages ----
+
+func (t *Tracker) mbucket(key uint64) *uint32 {
+	return &t.mbuckets[mix(key^t.seed)&uint64(len(t.mbuckets)-1)]
+}
+
+func (t *Tracker) findMsg(key uint64) uint32 {
+	for mi := *t.mbucket(key); mi != 0; {
+		m := t.msgs.at(mi)
+		if m.key == key {
+			return mi
+		}
+		mi = m.hnext
 	}
-	if t.newest == m {
+	return 0
+}
+
+func (t *Tracker) newMsg(key uint64) uint32 {
+	mi := t.mfree
+	if mi != 0 {
+		t.mfree = t.msgs.at(mi).newer
+	} else {
+		mi = t.msgs.alloc()
+	}
+	if t.nm >= len(t.mbuckets) {
+		t.mbuckets = t.rehash(t.mbuckets, func(b []uint32) {
+			t.eachMsg(func(i uint32, m *message) {
+				h := &b[mix(m.key^t.seed)&uint64(len(b)-1)]
+				m.hnext, *h = *h, i
+			})
+		})
+	}
+	b := t.mbucket(key)
+	*t.msgs.at(mi) = message{key: key, hnext: *b}
+	*b = mi
+	t.nm++
+	t.pushNewest(mi)
+	return mi
+}
+
+func (t *Tracker) removeMsg(mi uint32) {
+	m := t.msgs.at(mi)
+	for p := t.mbucket(m.key); *p != 0; p = &t.msgs.at(*p).hnext {
+		if *p == mi {
+			*p = m.hnext
+			break
+		}
+	}
+	t.unlink(mi)
+	*m = message{newer: t.mfree}
+	t.mfree = mi
+	t.nm--
+}
+
+func (t *Tracker) touch(mi uint32, at int64) {
+	m := t.msgs.at(mi)
+	m.last = max(m.last, at)
+	if t.newest != mi {
+		t.unlink(mi)
+		t.pushNewest(mi)
+	}
+}
+
+func (t *Tracker) pushNewest(mi uint32) {
+	m := t.msgs.at(mi)
+	m.older, m.newer = t.newest, 0
+	if t.newest != 0 {
+		t.msgs.at(t.newest).newer = mi
+	} else {
+		t.oldest = mi
+	}
+	t.newest = mi
+}
+
+func (t *Tracker) unlink(mi uint32) {
+	m := t.msgs.at(mi)
+	if m.older != 0 {
+		t.msgs.at(m.older).newer = m.newer
+	} else if t.oldest == mi {
+		t.oldest = m.newer
+	}
+	if m.newer != 0 {
+		t.msgs.at(m.newer).older = m.older
+	} else if t.newest == mi {
+		t.newest = m.older
+	}
+	m.older, m.newer = 0, 0
+}
+
+// eachMsg visits every live message, in list order.
+func (t *Tracker) eachMsg(f func(i uint32, m *message)) {
+	for mi := t.oldest; mi != 0; {
+		m := t.msgs.at(mi)
+		next := m.newer
+		f(mi, m)
+		mi = next
+	}
+}
+
+// ---- recipients ----
+
+func (t *Tracker) rbucketOf(mi uint32, key uint64, b []uint32) *uint32 {
+	return &b[mix(key^t.seed^uint64(mi)*0x9e3779b97f4a7c15)&uint64(len(b)-1)]
+}
+
+func (t *Tracker) findRcpt(mi uint32, key uint64) uint32 {
+	for ri := *t.rbucketOf(mi, key, t.rbuckets); ri != 0; {
+		r := t.rcpts.at(ri)
+		if r.key == key && r.msg == mi {
+			return ri
+		}
+		ri = r.hnext
+	}
+	return 0
+}
+
+func (t *Tracker) addRcpt(mi uint32, key uint64, g Group, first int64, code parser.Code, attempts uint32, sink Sink) {
+	ri := t.rfree
+	if ri != 0 {
+		t.rfree = t.rcpts.at(ri).mnext
+	} else {
+		ri = t.rcpts.alloc()
+	}
+	if t.nr >= len(t.rbuckets) {
+		t.rbuckets = t.rehash(t.rbuckets, func(b []uint32) {
+			t.eachMsg(func(mi uint32, m *message) {
+				for i := m.head; i != 0; i = t.rcpts.at(i).mnext {
+					r := t.rcpts.at(i)
+					h := t.rbucketOf(mi, r.key, b)
+					r.hnext, *h = *h, i
+				}
+			})
+		})
+	}
+	m := t.msgs.at(mi)
+	b := t.rbucketOf(mi, key, t.rbuckets)
+	*t.rcpts.at(ri) = rcpt{key: key, first: first, msg: mi, mnext: m.head, hnext: *b, group: g, code: code, attempts: attempts}
+	*b = ri
+	if m.head != 0 {
+		t.rcpts.at(m.head).mprev = ri
+	}
+	m.head = ri
+	m.n++
+	t.nr++
+	t.groupAdd(ri)
+	sink.Pending(code, g, 1, t.groupOldest(g))
+}
+
+func (t *Tracker) removeRcpt(ri uint32, sink Sink) {
+	r := t.rcpts.at(ri)
+	mi := r.msg
+	for p := t.rbucketOf(mi, r.key, t.rbuckets); *p != 0; p = &t.rcpts.at(*p).hnext {
+		if *p == ri {
+			*p = r.hnext
+			break
+		}
+	}
+	m := t.msgs.at(mi)
+	if r.mprev != 0 {
+		t.rcpts.at(r.mprev).mnext = r.mnext
+	} else {
+		m.head = r.mnext
+	}
+	if r.mnext != 0 {
+		t.rcpts.at(r.mnext).mprev = r.mprev
+	}
+	m.n--
+	t.groupRemove(ri)
+	code, g := r.code, r.group
+	*r = rcpt{mnext: t.rfree}
+	t.rfree = ri
+	t.nr--
+	sink.Pending(code, g, -1, t.groupOldest(g))
+}
+
+// ---- groups: each a list of its recipients by first deferral ----
+
+// maxGroupWalk bounds how far back an insertion looks for its place: log
+// times are nearly ordered, and a hostile order must not cost O(n).
+const maxGroupWalk = 32
+
+func (t *Tracker) groupAdd(ri uint32) {
+	r := t.rcpts.at(ri)
+	if r.group == NoGroup {
 		return
 	}
-	t.unlink(m)
-	t.pushNewest(m)
-}
-
-func (t *Tracker) pushNewest(m *message) {
-	m.prev, m.next = t.newest, nil
-	if t.newest != nil {
-		t.newest.next = m
+	for int(r.group) >= len(t.groups) {
+		t.groups = append(t.groups, groupList{})
+	}
+	gl := &t.groups[r.group]
+	after := gl.tail // insert after this one (0: at the head)
+	for n := 0; after != 0 && n < maxGroupWalk && t.rcpts.at(after).first > r.first; n++ {
+		after = t.rcpts.at(after).gprev
+	}
+	r.gprev = after
+	if after == 0 {
+		r.gnext = gl.head
+		gl.head = ri
 	} else {
-		t.oldest = m
+		a := t.rcpts.at(after)
+		r.gnext = a.gnext
+		a.gnext = ri
 	}
-	t.newest = m
+	if r.gnext != 0 {
+		t.rcpts.at(r.gnext).gprev = ri
+	} else {
+		gl.tail = ri
+	}
 }
 
-func (t *Tracker) unlink(m *message) {
-	if m.prev != nil {
-		m.prev.next = m.next
-	} else if t.oldest == m {
-		t.oldest = m.next
+func (t *Tracker) groupRemove(ri uint32) {
+	r := t.rcpts.at(ri)
+	if r.group == NoGroup {
+		return
 	}
-	if m.next != nil {
-		m.next.prev = m.prev
-	} else if t.newest == m {
-		t.newest = m.prev
+	gl := &t.groups[r.group]
+	if r.gprev != 0 {
+		t.rcpts.at(r.gprev).gnext = r.gnext
+	} else {
+		gl.head = r.gnext
 	}
-	m.prev, m.next = nil, nil
+	if r.gnext != 0 {
+		t.rcpts.at(r.gnext).gprev = r.gprev
+	} else {
+		gl.tail = r.gprev
+	}
+}
+
+func (t *Tracker) groupOldest(g Group) time.Time {
+	if g == NoGroup || int(g) >= len(t.groups) || t.groups[g].head == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, t.rcpts.at(t.groups[g].head).first)
+}
+
+// ---- storage ----
+
+// rehash returns a table twice the size of old, filled by fill.
+func (t *Tracker) rehash(old []uint32, fill func([]uint32)) []uint32 {
+	b := make([]uint32, 2*len(old))
+	fill(b)
+	return b
+}
+
+// maybeCompact gives memory back after a peak: when the slabs hold four
+// times more records than are live, the live ones are copied into new slabs.
+// It renumbers everything, so it runs only between events.
+func (t *Tracker) maybeCompact() {
+	sparse := func(live, capacity int) bool { return capacity >= 4*chunkSize && live*4 <= capacity }
+	if !sparse(t.nr, t.rcpts.cap()) && !sparse(t.nm, t.msgs.cap()) {
+		return
+	}
+	old := *t
+	t.reset()
+	t.now = old.now
+	var discard discardSink
+	old.eachMsg(func(_ uint32, om *message) {
+		mi := t.newMsg(om.key)
+		t.msgs.at(mi).last = om.last
+		// Recipients are added at the head: add them in reverse to keep
+		// their order.
+		var tail uint32
+		for ri := om.head; ri != 0; ri = old.rcpts.at(ri).mnext {
+			tail = ri
+		}
+		for ri := tail; ri != 0; ri = old.rcpts.at(ri).mprev {
+			r := old.rcpts.at(ri)
+			t.addRcpt(mi, r.key, r.group, r.first, r.code, r.attempts, discard)
+		}
+	})
+}
+
+// discardSink takes the notifications of a rebuild, which changes nothing
+// that anyone counts.
+type discardSink struct{}
+
+func (discardSink) Group([]byte) Group                         { return NoGroup }
+func (discardSink) Event(*parser.Event, Group)                 {}
+func (discardSink) Resolved(*Resolution)                       {}
+func (discardSink) Pending(parser.Code, Group, int, time.Time) {}
+
+const (
+	chunkShift = 12
+	chunkSize  = 1 << chunkShift
+)
+
+// slab is an array of records that grows by fixed chunks, so that growing
+// never copies it and never needs twice its size.
+type slab[T any] struct {
+	chunks [][]T
+	n      uint32
+}
+
+func (s *slab[T]) at(i uint32) *T { return &s.chunks[i>>chunkShift][i&(chunkSize-1)] }
+
+func (s *slab[T]) alloc() uint32 {
+	if int(s.n) == len(s.chunks)*chunkSize {
+		s.chunks = append(s.chunks, make([]T, chunkSize))
+	}
+	s.n++
+	return s.n - 1
+}
+
+func (s *slab[T]) cap() int { return len(s.chunks) * chunkSize }
+
+// mix is splitmix64's finaliser: every input bit moves every output bit.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }

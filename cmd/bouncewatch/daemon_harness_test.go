@@ -1,21 +1,24 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/exposition"
 )
+
+// These tests run the real binary as a user installs it: the shipped
+// defaults (poll, rotate-wait, checkpoint interval, rules), only the paths
+// and the listen address given.
 
 // proc is a running bouncewatch daemon started by a test.
 type proc struct {
@@ -55,8 +58,7 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startDaemon starts the real binary with args plus a listen address and a
-// short poll interval; callers wait for what they need (p.waitHTTP).
+// startDaemon starts `bouncewatch run` with args and a listen address.
 func startDaemon(t *testing.T, args ...string) *proc {
 	t.Helper()
 	return startDaemonCmd(t, nil, args...)
@@ -67,7 +69,7 @@ func startDaemon(t *testing.T, args ...string) *proc {
 func startDaemonCmd(t *testing.T, modify func(*exec.Cmd), args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, addr: freeAddr(t), stderr: &lockedBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(binary, append([]string{"run", "--web.listen-address=" + p.addr, "--tail.poll=20ms", "--log.level=debug"}, args...)...)
+	p.cmd = exec.Command(binary, append([]string{"run", "--web.listen-address=" + p.addr, "--log.level=debug"}, args...)...)
 	p.cmd.Env = append(os.Environ(), "TZ=UTC")
 	p.cmd.Stderr = p.stderr
 	if modify != nil {
@@ -83,16 +85,23 @@ func startDaemonCmd(t *testing.T, modify func(*exec.Cmd), args ...string) *proc 
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("daemon log:\n%s", p.stderr.String())
+			t.Logf("daemon log (last 4 KiB):\n%s", tail(p.stderr.String(), 4096))
 		}
 	})
 	return p
 }
 
-// waitHTTP polls url until it answers status 200 or the deadline passes.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// waitHTTP polls path until it answers 200 or the deadline passes.
 func (p *proc) waitHTTP(path string) {
 	p.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get("http://" + p.addr + path)
 		if err == nil {
@@ -107,41 +116,45 @@ func (p *proc) waitHTTP(path string) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("%s not ready in time:\n%s", path, p.stderr.String())
+			p.t.Fatalf("%s not ready in time:\n%s", path, tail(p.stderr.String(), 4096))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// scrape returns the bouncewatch_ samples of /metrics as name{labels} -> value.
-func (p *proc) scrape() map[string]float64 {
+// scrape returns the bouncewatch_ samples of /metrics; nil while it answers
+// anything but 200, or does not listen yet.
+func (p *proc) scrape() exposition.Samples {
 	p.t.Helper()
 	resp, err := http.Get("http://" + p.addr + "/metrics")
 	if err != nil {
-		p.t.Fatal(err)
+		return nil
 	}
 	defer resp.Body.Close()
-	return parseSamples(p.t, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	s, err := exposition.Parse(resp.Body)
+	if err != nil {
+		p.t.Fatalf("the scrape does not parse: %v", err)
+	}
+	return s.Prefix("bouncewatch_")
 }
 
-func parseSamples(t *testing.T, r io.Reader) map[string]float64 {
-	t.Helper()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		if !strings.HasPrefix(l, "bouncewatch_") {
-			continue
+// waitSample polls until the sample equals want and returns that scrape.
+func (p *proc) waitSample(key string, want float64) exposition.Samples {
+	p.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		m := p.scrape()
+		if m != nil && m[key] == want {
+			return m
 		}
-		i := strings.LastIndexByte(l, ' ')
-		v, err := strconv.ParseFloat(l[i+1:], 64)
-		if err != nil {
-			t.Fatalf("bad sample %q", l)
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: want %v, last %v", key, want, m[key])
 		}
-		out[l[:i]] = v
+		time.Sleep(20 * time.Millisecond)
 	}
-	return out
 }
 
 // stop sends sig and waits for the exit; it returns the exit code.
@@ -150,59 +163,28 @@ func (p *proc) stop(sig syscall.Signal) int {
 	p.cmd.Process.Signal(sig)
 	select {
 	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.t.Fatalf("daemon did not stop on %v:\n%s", sig, p.stderr.String())
+	case <-time.After(30 * time.Second):
+		p.t.Fatalf("daemon did not stop on %v:\n%s", sig, tail(p.stderr.String(), 4096))
 	}
 	return p.cmd.ProcessState.ExitCode()
 }
 
-// counters keeps the counter samples (and histogram parts) of a scrape, which
-// must never go down between scrapes of one history.
-func counters(m map[string]float64) map[string]float64 {
-	out := map[string]float64{}
-	for k, v := range m {
-		name := k
-		if i := strings.IndexByte(k, '{'); i >= 0 {
-			name = k[:i]
-		}
-		if strings.HasSuffix(name, "_total") || strings.HasSuffix(name, "_bucket") || strings.HasSuffix(name, "_count") || strings.HasSuffix(name, "_sum") {
-			out[k] = v
-		}
-	}
-	return out
-}
-
 // reportCounters runs bouncewatch report over files with the given source
 // name and returns its counter samples: what the daemon must have counted.
-func reportCounters(t *testing.T, source string, files ...string) map[string]float64 {
+func reportCounters(t *testing.T, source string, files ...string) exposition.Samples {
 	t.Helper()
 	out, stderr, code := bw(t, nil, append([]string{"report", "--format=prometheus", "--source=" + source}, files...)...)
 	if code != 0 {
 		t.Fatalf("report: %s", stderr)
 	}
-	return counters(parseSamples(t, strings.NewReader(out)))
+	s, err := exposition.Parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Counters()
 }
 
-// diffCounters lists the differences between two counter sets, ignoring the
-// series only the daemon has.
-func diffCounters(want, got map[string]float64) []string {
-	var d []string
-	for k, v := range want {
-		if daemonOnly(k) {
-			continue
-		}
-		if got[k] != v {
-			d = append(d, fmt.Sprintf("%s: want %v, got %v", k, v, got[k]))
-		}
-	}
-	for k, v := range got {
-		if _, ok := want[k]; !ok && v != 0 && !daemonOnly(k) {
-			d = append(d, fmt.Sprintf("%s: want nothing, got %v", k, v))
-		}
-	}
-	return d
-}
-
+// daemonOnly says a series is one the report does not have.
 func daemonOnly(k string) bool {
 	for _, p := range []string{"bouncewatch_log_rotations_total", "bouncewatch_checkpoint_", "bouncewatch_state_file_"} {
 		if strings.HasPrefix(k, p) {
@@ -217,8 +199,8 @@ type httpResult struct {
 	body string
 }
 
-func httpPost(url string) (httpResult, error) {
-	resp, err := http.Post(url, "text/plain", nil)
+func httpGet(url string) (httpResult, error) {
+	resp, err := http.Get(url)
 	if err != nil {
 		return httpResult{}, err
 	}
@@ -230,7 +212,7 @@ func httpPost(url string) (httpResult, error) {
 // waitUntil polls cond until it holds or the deadline passes.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -239,12 +221,22 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func httpGet(url string) (httpResult, error) {
-	resp, err := http.Get(url)
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
 	if err != nil {
-		return httpResult{}, err
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return httpResult{resp.StatusCode, string(b)}, nil
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
 }

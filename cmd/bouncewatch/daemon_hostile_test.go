@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -11,12 +12,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/bouncewatch/bouncewatch/internal/exposition"
 )
 
 // These tests feed the real daemon what a hostile or broken log can hold:
@@ -25,73 +29,136 @@ import (
 // bounded, and always serve a scrape that parses.
 
 // TestHostileManyDomains: a million deferrals to a million distinct domains
-// (and queue ids) leave at most max_domains domain label values plus
-// "other", count the overflow, keep the tracker at its cap and the peak RSS
-// bounded.
+// and queue ids (sign-up spam, backscatter), with the shipped defaults: the
+// tracker keeps all of them (tracker_max_entries is a million), the label
+// sets stay capped, the peak RSS stays under a 256 MiB container limit while
+// reading, scraping and checkpointing, a scrape takes under 100 ms, SIGTERM
+// (with its checkpoint) under 5 s, and a restart restores every recipient.
 func TestHostileManyDomains(t *testing.T) {
 	const (
 		lines      = 1_000_000
 		maxDomains = 500
-		maxEntries = 100_000
-		// Peak RSS measured at 64 MiB (Go 1.26, amd64); twice that leaves
-		// room for other runtimes and GC timing.
-		maxHWM = 128 << 20
+		maxHWM     = 256 << 20
 	)
 	dir := t.TempDir()
-	rules := hostileRules(t, dir, map[string]string{
-		"max_domains: 500":             "max_domains: " + strconv.Itoa(maxDomains),
-		"tracker_max_entries: 1000000": "tracker_max_entries: " + strconv.Itoa(maxEntries),
-	})
 	log := filepath.Join(dir, "mail.log")
 	start := time.Now()
 	writeManyDomains(t, log, lines)
 	t.Logf("wrote %d lines (%d MiB) in %v", lines, fileSize(t, log)>>20, time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
-	p := startDaemon(t, "--config.file="+rules, "--source.file=mail="+log, "--source.from-beginning",
-		"--state.file="+filepath.Join(dir, "state.json"), "--state.interval=1h")
+	args := []string{"--source.file=mail=" + log, "--source.from-beginning", "--state.file=" + filepath.Join(dir, "state")}
+	p := startDaemon(t, args...)
 	p.waitHTTP("/-/healthy")
 	matched := `bouncewatch_log_lines_total{result="matched",source="mail"}`
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if n := hostileSample(t, p, matched); n == lines {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("%s: want %d within 60s, got %v (-1: no such sample, or not ready)", matched, lines, n)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	p.waitSample(matched, lines)
 	elapsed := time.Since(start)
-	hwm := procStatusBytes(t, p.cmd.Process.Pid, "VmHWM")
 
-	domains := map[string]bool{}
-	var overflow, entries float64
+	var worst time.Duration
+	var s exposition.Samples
 	var body int
-	scrapeLines(t, p, func(l string) {
-		body += len(l) + 1
-		switch {
-		case strings.HasPrefix(l, "bouncewatch_domain_events_total{"):
-			domains[labelValue(l, "domain")] = true
-		case strings.HasPrefix(l, `bouncewatch_label_overflow_total{label="domain"} `):
-			overflow = sampleValue(t, l)
-		case strings.HasPrefix(l, "bouncewatch_tracker_entries{"):
-			entries += sampleValue(t, l)
+	for range 5 {
+		begin := time.Now()
+		raw := scrapeBody(t, p)
+		worst = max(worst, time.Since(begin))
+		body = len(raw)
+		var err error
+		if s, err = exposition.Parse(bytes.NewReader(raw)); err != nil {
+			t.Fatal(err)
 		}
-	})
-	t.Logf("%d lines read in %v (%.0f lines/s); peak RSS (VmHWM) %.1f MiB; %d domain label values, %v overflows, %v tracker entries; scrape %d KiB",
-		lines, elapsed.Round(time.Millisecond), lines/elapsed.Seconds(), float64(hwm)/(1<<20), len(domains), overflow, entries, body>>10)
+	}
+	domains := map[string]bool{}
+	for k := range s.Prefix("bouncewatch_domain_events_total{") {
+		domains[labelValue(k, "domain")] = true
+	}
+	hwm := procStatusBytes(t, p.cmd.Process.Pid, "VmHWM")
+	begin := time.Now()
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("SIGTERM: exit %d", code)
+	}
+	stopTook := time.Since(begin)
+	stateSize := fileSize(t, filepath.Join(dir, "state"))
+	t.Logf("%d lines read in %v (%.0f lines/s); peak RSS (VmHWM) %.1f MiB; %d domain label values; %v pending; slowest of 5 scrapes %v (%d KiB); SIGTERM with the checkpoint %v; state file %.1f MiB",
+		lines, elapsed.Round(time.Millisecond), lines/elapsed.Seconds(), float64(hwm)/(1<<20), len(domains),
+		s[`bouncewatch_tracker_entries{source="mail"}`], worst.Round(time.Millisecond), body>>10, stopTook.Round(time.Millisecond), float64(stateSize)/(1<<20))
 
 	if len(domains) > maxDomains+1 || !domains["other"] {
-		t.Errorf("domain label values: want at most %d, \"other\" among them; got %d (other: %v)", maxDomains+1, len(domains), domains["other"])
+		t.Errorf("domain label values: want at most %d, \"other\" among them; got %d", maxDomains+1, len(domains))
 	}
-	if overflow <= 0 {
-		t.Errorf(`bouncewatch_label_overflow_total{label="domain"}: want > 0, got %v`, overflow)
+	if v := s[`bouncewatch_label_overflow_total{label="domain"}`]; v != lines-maxDomains {
+		t.Errorf(`bouncewatch_label_overflow_total{label="domain"}: want %d, got %v`, lines-maxDomains, v)
 	}
-	if entries > maxEntries {
-		t.Errorf("bouncewatch_tracker_entries: want <= %d, got %v", maxEntries, entries)
+	if v := s[`bouncewatch_tracker_entries{source="mail"}`]; v != lines {
+		t.Errorf("bouncewatch_tracker_entries: want every recipient (%d) pending, got %v", lines, v)
+	}
+	if v := s[`bouncewatch_domain_deferred_recipients{domain="other",source="mail"}`]; v != lines-maxDomains {
+		t.Errorf(`bouncewatch_domain_deferred_recipients{domain="other"}: want %d, got %v`, lines-maxDomains, v)
 	}
 	if hwm >= maxHWM {
 		t.Errorf("peak RSS (VmHWM): want < %d MiB, got %.1f MiB", maxHWM>>20, float64(hwm)/(1<<20))
+	}
+	if worst >= 100*time.Millisecond {
+		t.Logf("NOTE: a scrape took %v (the claim is under 100 ms; this machine may be loaded)", worst)
+	}
+	if stopTook >= 5*time.Second {
+		t.Errorf("SIGTERM with a million pending took %v, want under 5s", stopTook)
+	}
+
+	// The restart restores them all, within the same memory.
+	p = startDaemon(t, args...)
+	p.waitHTTP("/-/ready")
+	s = p.scrape()
+	if v := s[`bouncewatch_tracker_entries{source="mail"}`]; v != lines {
+		t.Errorf("after the restart: want %d pending, got %v", lines, v)
+	}
+	if v := s[matched]; v != lines {
+		t.Errorf("after the restart: %s: want %d, got %v", matched, lines, v)
+	}
+	if hwm := procStatusBytes(t, p.cmd.Process.Pid, "VmHWM"); hwm >= maxHWM {
+		t.Errorf("peak RSS after the restart: want < %d MiB, got %.1f MiB", maxHWM>>20, float64(hwm)/(1<<20))
+	}
+	p.stop(syscall.SIGTERM)
+}
+
+// TestLargeMessage: one message to 100,000 recipients of one domain, each
+// deferred twice and then delivered, is counted exactly, with the shipped
+// defaults; the lines/s is logged next to that of as many one-recipient
+// messages (the tracker's BenchmarkOneMessage measures the same without the
+// rest of the pipeline).
+func TestLargeMessage(t *testing.T) {
+	const n = 100_000
+	for _, msgs := range []int{1, n} {
+		t.Run(fmt.Sprintf("messages=%d", msgs), func(t *testing.T) {
+			dir := t.TempDir()
+			log := filepath.Join(dir, "mail.log")
+			f, err := os.Create(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := bufio.NewWriter(f)
+			for round, st := range []string{"dsn=4.3.2, status=deferred (host x[192.0.2.1] said: 451 4.3.2 busy (in reply to RCPT TO command))",
+				"dsn=4.3.2, status=deferred (host x[192.0.2.1] said: 451 4.3.2 busy (in reply to RCPT TO command))",
+				"dsn=2.0.0, status=sent (250 2.0.0 Ok)"} {
+				for i := range n {
+					fmt.Fprintf(w, "Nov 27 06:%02d:%02d mx postfix/smtp[1]: L%09X: to=<user%d@list.example>, relay=x[192.0.2.1]:25, delay=1, delays=0/0/0/1, %s\n", round*10, i/10000, i%msgs, i, st)
+				}
+			}
+			w.Flush()
+			f.Close()
+			start := time.Now()
+			p := startDaemon(t, "--source.file=mail="+log, "--source.from-beginning", "--state.file="+filepath.Join(dir, "state"))
+			s := p.waitSample(`bouncewatch_log_lines_total{result="matched",source="mail"}`, 3*n)
+			t.Logf("%d recipients in %d messages: %d lines in %v", n, msgs, 3*n, time.Since(start).Round(time.Millisecond))
+			if v := s[`bouncewatch_retry_outcomes_total{code="4.3.2",outcome="delivered",source="mail"}`]; v != n {
+				t.Errorf("delivered after deferral: want %d, got %v", n, v)
+			}
+			if v := s[`bouncewatch_retry_attempts_sum{code="4.3.2",outcome="delivered",source="mail"}`]; v != 2*n {
+				t.Errorf("attempts: want %d, got %v", 2*n, v)
+			}
+			if code := p.stop(syscall.SIGTERM); code != 0 {
+				t.Errorf("SIGTERM: exit %d", code)
+			}
+		})
 	}
 }
 
@@ -138,8 +205,7 @@ func TestHostileHugeLine(t *testing.T) {
 	if err := os.WriteFile(log, []byte(normal), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startDaemon(t, "--source.file=mail="+log, "--source.from-beginning",
-		"--state.file="+filepath.Join(dir, "state.json"), "--state.interval=1h")
+	p := startDaemon(t, "--source.file=mail="+log, "--source.from-beginning", "--state.file="+filepath.Join(dir, "state"))
 	p.waitHTTP("/-/healthy")
 	pid := p.cmd.Process.Pid
 	matched := `bouncewatch_log_lines_total{result="matched",source="mail"}`
@@ -208,8 +274,7 @@ func TestHostileBytes(t *testing.T) {
 	if err := os.WriteFile(log, []byte(strings.Join(append(delivery, garbage), "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startDaemon(t, "--source.file=mail="+log, "--source.from-beginning",
-		"--state.file="+filepath.Join(dir, "state.json"), "--state.interval=1h")
+	p := startDaemon(t, "--source.file=mail="+log, "--source.from-beginning", "--state.file="+filepath.Join(dir, "state"))
 	p.waitHTTP("/-/healthy")
 	total := len(delivery) + 1
 	var body []byte
@@ -234,7 +299,10 @@ func TestHostileBytes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("/metrics does not parse: %v", err)
 	}
-	m := parseSamples(t, bytes.NewReader(body))
+	m, err := exposition.Parse(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, result := range []string{"matched", "unmatched"} {
 		key := `bouncewatch_log_lines_total{result="` + result + `",source="mail"}`
 		want := float64(len(delivery))
@@ -265,27 +333,6 @@ func TestHostileBytes(t *testing.T) {
 	if events != float64(len(delivery)) {
 		t.Errorf("bouncewatch_domain_events_total: want %d in all, got %v", len(delivery), events)
 	}
-}
-
-// hostileRules writes rules.yaml with the given replacements of its text.
-func hostileRules(t *testing.T, dir string, replace map[string]string) string {
-	t.Helper()
-	data, err := os.ReadFile("../../rules.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(data)
-	for from, to := range replace {
-		if !strings.Contains(s, from) {
-			t.Fatalf("rules.yaml: want %q in it, not found", from)
-		}
-		s = strings.Replace(s, from, to, 1)
-	}
-	path := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // scrapeLines calls fn for each line of /metrics (none while the daemon is
@@ -319,27 +366,14 @@ func scrapeBody(t *testing.T, p *proc) []byte {
 	return b.Bytes()
 }
 
-// hostileSample returns the value of one sample (name{labels} as in the
-// exposition), or -1 when it is not there.
-func hostileSample(t *testing.T, p *proc, key string) float64 {
-	t.Helper()
-	v := -1.0
-	scrapeLines(t, p, func(l string) {
-		if strings.HasPrefix(l, key+" ") {
-			v = sampleValue(t, l)
-		}
-	})
-	return v
-}
-
 // hostileWait polls /metrics until the sample key is want, and returns that
 // scrape.
-func hostileWait(t *testing.T, p *proc, key string, want float64) map[string]float64 {
+func hostileWait(t *testing.T, p *proc, key string, want float64) exposition.Samples {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		m := p.scrape()
-		if m[key] == want {
+		if m != nil && m[key] == want {
 			return m
 		}
 		if time.Now().After(deadline) {

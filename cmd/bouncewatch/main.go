@@ -5,11 +5,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -19,7 +21,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/bouncewatch/bouncewatch"
-	"github.com/bouncewatch/bouncewatch/parser"
+	"github.com/bouncewatch/bouncewatch/daemon"
 )
 
 func init() {
@@ -71,18 +73,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	promslogflag.AddFlags(app, logConfig)
 
 	runCmd := app.Command("run", "Follow the logs and serve the metrics (the default command).").Default()
-	cfg := daemonConfig{stdin: stdin}
-	runCmd.Flag("source.file", "A log to follow, as NAME=PATH (PATH - is standard input); repeatable. NAME is the source label.").PlaceHolder("NAME=PATH").StringsVar(&cfg.files)
-	runCmd.Flag("source.journal", "A systemd unit whose journal to follow, as NAME=UNIT (runs journalctl --follow --output=json); repeatable.").PlaceHolder("NAME=UNIT").StringsVar(&cfg.journals)
-	runCmd.Flag("source.journalctl", "The journalctl command for --source.journal.").Default("journalctl").Hidden().StringVar(&cfg.journalctl)
-	runCmd.Flag("source.from-beginning", "On a first start (no state), read the files from their start instead of their end.").BoolVar(&cfg.fromBeginning)
-	runCmd.Flag("state.file", "Checkpoint file: positions, retry tracker and every metric value.").Default("/var/lib/bouncewatch/state.json").StringVar(&cfg.stateFile)
-	runCmd.Flag("state.interval", "How often to write the checkpoint.").Default("10s").DurationVar(&cfg.stateInterval)
-	runCmd.Flag("tail.poll", "How often to look at each log for new lines and rotations.").Default("250ms").DurationVar(&cfg.poll)
-	runCmd.Flag("tail.inotify", "Also wake on inotify events in each log's directory, for lower latency (Linux; polling goes on as the safety net).").BoolVar(&cfg.inotify)
-	runCmd.Flag("tail.rotate-wait", "How long a rotated-away log must be quiet before it is let go (syslog daemons write to it until signalled).").Default("5s").DurationVar(&cfg.rotateWait)
-	runCmd.Flag("web.telemetry-path", "Path under which to expose the metrics.").Default("/metrics").StringVar(&cfg.telemetryPath)
-	cfg.web = kingpinflag.AddFlags(runCmd, ":9467")
+	cfg := daemon.Config{Stdin: stdin}
+	var files, journals []string
+	runCmd.Flag("source.file", "A log to follow, as NAME=PATH (PATH - is standard input); repeatable. NAME is the source label.").PlaceHolder("NAME=PATH").StringsVar(&files)
+	runCmd.Flag("source.journal", "A systemd unit whose journal to follow, as NAME=UNIT (runs journalctl --output=json); repeatable.").PlaceHolder("NAME=UNIT").StringsVar(&journals)
+	runCmd.Flag("source.journalctl", "The journalctl command for --source.journal.").Default("journalctl").Hidden().StringVar(&cfg.Journalctl)
+	runCmd.Flag("source.from-beginning", "On a first start (no state), read the files from their start instead of their end.").BoolVar(&cfg.FromBeginning)
+	runCmd.Flag("state.file", "Checkpoint file: every open file's position, the retry tracker and every metric value.").Default("/var/lib/bouncewatch/state").StringVar(&cfg.StateFile)
+	runCmd.Flag("state.interval", "How often to write the checkpoint.").Default("10s").DurationVar(&cfg.StateInterval)
+	runCmd.Flag("tail.poll", "How often to look at each log for new lines and rotations.").Default("250ms").DurationVar(&cfg.Poll)
+	runCmd.Flag("tail.inotify", "Also wake on inotify events in each log's directory, for lower latency (Linux; polling goes on as the safety net).").BoolVar(&cfg.Inotify)
+	runCmd.Flag("tail.rotate-wait", "How long a rotated-away log must be quiet before it is let go (syslog daemons write to it until signalled).").Default("5s").DurationVar(&cfg.RotateWait)
+	runCmd.Flag("web.telemetry-path", "Path under which to expose the metrics.").Default("/metrics").StringVar(&cfg.TelemetryPath)
+	runCmd.Flag("web.enable-lifecycle", "Enable POST /-/reload (as in Prometheus).").BoolVar(&cfg.EnableLifecycle)
+	cfg.Web = kingpinflag.AddFlags(runCmd, ":9467")
 
 	reportCmd := app.Command("report", "Read finished log files (plain, .gz, - for stdin) in the order given, as one stream, and summarise them.")
 	reportFormat := reportCmd.Flag("format", "Output format: text, json or prometheus.").Default("text").Enum("text", "json", "prometheus")
@@ -110,21 +114,26 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch cmd {
 	case runCmd.FullCommand():
-		cfg.configFile = *configFile
-		if cfg.stateInterval <= 0 {
+		cfg.RulesFile = *configFile
+		if cfg.StateInterval <= 0 {
 			return &exitError{2, fmt.Errorf("--state.interval must be positive")}
 		}
-		logger := promslog.New(logConfig)
-		logger.Info("starting bouncewatch", "version", version.Info())
-		return runDaemon(ctx, cfg, logger)
+		sources, err := parseSources(files, journals)
+		if err != nil {
+			return &exitError{2, err}
+		}
+		cfg.Sources = sources
+		cfg.Logger = promslog.New(logConfig)
+		cfg.Logger.Info("starting bouncewatch", "version", version.Info())
+		return daemon.Main(ctx, cfg)
 	case reportCmd.FullCommand():
-		rs, err := loadRules(*configFile)
+		rs, err := bouncewatch.LoadRules(*configFile)
 		if err != nil {
 			return err
 		}
 		return runReport(ctx, rs, *reportSource, *reportFormat, *reportFiles, stdin, stdout, stderr)
 	case checkCmd.FullCommand():
-		rs, err := loadRules(*configFile)
+		rs, err := bouncewatch.LoadRules(*configFile)
 		if err != nil {
 			return err
 		}
@@ -133,9 +142,36 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-func loadRules(path string) (*parser.RuleSet, error) {
-	if path == "" {
-		return parser.Parse("rules.yaml (built in)", bouncewatch.DefaultRules)
+// parseSources reads --source.file=NAME=PATH and --source.journal=NAME=UNIT.
+func parseSources(files, journals []string) ([]daemon.SourceConfig, error) {
+	var out []daemon.SourceConfig
+	seen := map[string]bool{}
+	for _, f := range []struct {
+		flag, what, example string
+		kind                daemon.Kind
+		specs               []string
+	}{
+		{"--source.file", "PATH", "postfix=/var/log/mail.log", daemon.File, files},
+		{"--source.journal", "UNIT", "postfix=postfix@-.service", daemon.Journal, journals},
+	} {
+		for _, spec := range f.specs {
+			name, target, ok := strings.Cut(spec, "=")
+			if !ok || name == "" || target == "" {
+				return nil, fmt.Errorf("%s=%q: want NAME=%s, e.g. %s=%s", f.flag, spec, f.what, f.flag, f.example)
+			}
+			if seen[name] {
+				return nil, fmt.Errorf("%s: the source name %q is used twice", f.flag, name)
+			}
+			seen[name] = true
+			kind := f.kind
+			if kind == daemon.File && target == "-" {
+				kind = daemon.Stdin
+			}
+			out = append(out, daemon.SourceConfig{Name: name, Kind: kind, Target: target})
+		}
 	}
-	return parser.Load(path)
+	if len(out) == 0 {
+		return nil, errors.New("no log source: give --source.file=NAME=PATH (e.g. --source.file=postfix=/var/log/mail.log) or --source.journal=NAME=UNIT")
+	}
+	return out, nil
 }

@@ -1,0 +1,134 @@
+package pipeline
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bouncewatch/bouncewatch/internal/labtest"
+	"github.com/bouncewatch/bouncewatch/metrics"
+	"github.com/bouncewatch/bouncewatch/tailer"
+)
+
+// feed runs the lines of a file through s as the tailer would, in batches,
+// with a made-up position.
+func feed(t *testing.T, s *Source, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []tailer.Line
+	for l := range bytes.Lines(data) {
+		batch = append(batch, tailer.Line{Data: bytes.TrimSuffix(l, []byte("\n")), N: len(l)})
+	}
+	pos := &tailer.Position{Files: []tailer.FilePos{{Path: path, Offset: int64(len(data)), Size: int64(len(data))}}}
+	s.Lines(batch, pos)
+}
+
+func newSource(t *testing.T) (*Source, *metrics.Set) {
+	rs := labtest.Rules(t)
+	labels := metrics.NewLabels(rs)
+	s := New(Options{Name: "lab", Rules: rs, Labels: labels, Now: func() time.Time { return labtest.Reference }})
+	set := metrics.NewSet(labels)
+	s.Register(set)
+	return s, set
+}
+
+func exposition(t *testing.T, set *metrics.Set) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(set)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		fmt.Fprintln(&b, mf.String())
+	}
+	return b.String()
+}
+
+// TestCheckpointRoundTrip: a source restored from its checkpoint exposes
+// what the original did, has its position, and counts on alike.
+func TestCheckpointRoundTrip(t *testing.T) {
+	orig, origSet := newSource(t)
+	feed(t, orig, "../testdata/lab/exim-mainlog")
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	if err := orig.WriteCheckpoint(w, "/var/log/exim4/mainlog"); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	back, _ := newSource(t)
+	r, err := ReadCheckpoint(bufio.NewReader(&buf), labtest.Rules(t), metrics.NewLabels(labtest.Rules(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Name != "lab" || r.Target != "/var/log/exim4/mainlog" || len(r.Position.Files) != 1 {
+		t.Errorf("restored %q %q %+v", r.Name, r.Target, r.Position)
+	}
+	// The restored metrics count in the labels they were read into.
+	backSet := metrics.NewSet(r.metrics.Labels())
+	back.Install(r)
+	back.Register(backSet)
+	if a, b := exposition(t, origSet), exposition(t, backSet); a != b {
+		t.Errorf("restored source differs:\n%s\n---\n%s", a, b)
+	}
+	feed(t, orig, "../testdata/lab/exim-mainlog")
+	feed(t, back, "../testdata/lab/exim-mainlog")
+	if a, b := exposition(t, origSet), exposition(t, backSet); a != b {
+		t.Errorf("restored source counts differently:\n%s\n---\n%s", a, b)
+	}
+}
+
+// blockingWriter blocks every write until released.
+type blockingWriter struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingWriter) Write(p []byte) (int, error) {
+	select {
+	case b.started <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return len(p), nil
+}
+
+// TestScrapeDuringCheckpoint: a scrape does not wait for a checkpoint that
+// is writing the pending recipients out (here: stuck writing them).
+func TestScrapeDuringCheckpoint(t *testing.T) {
+	s, set := newSource(t)
+	feed(t, s, "../testdata/lab/postfix.log")
+	for i := range 5000 { // enough pending recipients to fill the writer's buffer
+		line := fmt.Sprintf("Nov 27 06:20:00 tx postfix/smtp[1]: Q%07X: to=<u%d@big.example>, relay=x[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=4.3.2, status=deferred (451 4.3.2 busy)", i, i)
+		s.Lines([]tailer.Line{{Data: []byte(line), N: len(line) + 1}}, &tailer.Position{})
+	}
+	bw := &blockingWriter{started: make(chan struct{}, 1), release: make(chan struct{})}
+	done := make(chan error)
+	go func() { done <- s.WriteCheckpoint(bufio.NewWriterSize(bw, 4096), "x") }()
+	<-bw.started
+	scraped := make(chan string)
+	go func() { scraped <- exposition(t, set) }()
+	select {
+	case out := <-scraped:
+		if !strings.Contains(out, `value:5000`) {
+			t.Errorf("the scrape during the checkpoint lacks the 5000 pending recipients")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a scrape waited for a checkpoint")
+	}
+	close(bw.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
