@@ -23,13 +23,17 @@ import (
 // The files under test, relative to this package's directory (go test's
 // working directory).
 const (
-	rulesFile     = "bouncewatch.rules.yml"
-	rulesTestFile = "bouncewatch.rules.test.yml"
-	readmeFile    = "../README.md"
-	dashboardFile = "../deploy/grafana/bouncewatch.json"
-	promConfig    = "../deploy/prometheus/prometheus.yml"
-	k8sFile       = "../deploy/kubernetes/bouncewatch-sidecar.yaml"
-	dockerfile    = "../deploy/Dockerfile"
+	rulesFile         = "bouncewatch.rules.yml"
+	rulesTestFile     = "bouncewatch.rules.test.yml"
+	recordingFile     = "bouncewatch.recording.yml"
+	recordingTestFile = "bouncewatch.recording.test.yml"
+	readmeFile        = "../README.md"
+	dashboardFile     = "../deploy/grafana/bouncewatch.json"
+	promConfig        = "../deploy/prometheus/prometheus.yml"
+	agentConfig       = "../deploy/prometheus/agent.yml"
+	centralConfig     = "../deploy/prometheus/central.yml"
+	k8sFile           = "../deploy/kubernetes/bouncewatch-sidecar.yaml"
+	dockerfile        = "../deploy/Dockerfile"
 )
 
 // requiredAlerts are the alerts the README and the end-to-end test rely on.
@@ -73,16 +77,20 @@ func runPromtool(t *testing.T, dir string, args ...string) string {
 }
 
 func TestPromtoolCheckRules(t *testing.T) {
-	out := runPromtool(t, ".", "check", "rules", rulesFile)
-	if !strings.Contains(out, "SUCCESS") {
-		t.Errorf("want SUCCESS from promtool check rules, got:\n%s", out)
+	for _, f := range []string{rulesFile, recordingFile} {
+		out := runPromtool(t, ".", "check", "rules", f)
+		if !strings.Contains(out, "SUCCESS") {
+			t.Errorf("want SUCCESS from promtool check rules %s, got:\n%s", f, out)
+		}
 	}
 }
 
 func TestPromtoolTestRules(t *testing.T) {
-	out := runPromtool(t, ".", "test", "rules", rulesTestFile)
-	if !strings.Contains(out, "SUCCESS") {
-		t.Errorf("want SUCCESS from promtool test rules, got:\n%s", out)
+	for _, f := range []string{rulesTestFile, recordingTestFile} {
+		out := runPromtool(t, ".", "test", "rules", f)
+		if !strings.Contains(out, "SUCCESS") {
+			t.Errorf("want SUCCESS from promtool test rules %s, got:\n%s", f, out)
+		}
 	}
 }
 
@@ -124,6 +132,72 @@ func TestPromtoolCheckConfig(t *testing.T) {
 	out := runPromtool(t, "..", "check", "config", filepath.Join("deploy", "prometheus", "prometheus.yml"))
 	if !strings.Contains(out, "SUCCESS: 1 rule files found") {
 		t.Errorf("want promtool check config to find and check 1 rule file, got:\n%s", out)
+	}
+}
+
+// TestPromtoolCheckFleetConfigs checks the fleet examples from the
+// repository root: agent.yml as an agent-mode config (a bouncewatch job that
+// remote-writes), central.yml with both rule files (which promtool checks
+// too) and no bouncewatch job of its own.
+func TestPromtoolCheckFleetConfigs(t *testing.T) {
+	type fleetConfig struct {
+		Global struct {
+			ExternalLabels map[string]string `yaml:"external_labels"`
+		}
+		RuleFiles     []string `yaml:"rule_files"`
+		ScrapeConfigs []struct {
+			JobName       string `yaml:"job_name"`
+			StaticConfigs []struct {
+				Targets []string
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+		RemoteWrite []struct {
+			URL string
+		} `yaml:"remote_write"`
+	}
+
+	var agent fleetConfig
+	decodeYAML(t, agentConfig, &agent)
+	if len(agent.RuleFiles) != 0 {
+		t.Errorf("%s: an agent evaluates no rules, got rule_files %q", agentConfig, agent.RuleFiles)
+	}
+	if len(agent.Global.ExternalLabels) != 0 {
+		t.Errorf("%s: want no external label per host (the fleet rules sum without instance only), got %v", agentConfig, agent.Global.ExternalLabels)
+	}
+	if len(agent.ScrapeConfigs) != 1 || agent.ScrapeConfigs[0].JobName != "bouncewatch" {
+		t.Errorf("%s: want one scrape config, job_name bouncewatch", agentConfig)
+	} else {
+		for _, sc := range agent.ScrapeConfigs[0].StaticConfigs {
+			for _, target := range sc.Targets {
+				if !strings.HasSuffix(target, ":9467") || strings.HasPrefix(target, "localhost:") || strings.HasPrefix(target, "127.") {
+					t.Errorf("%s: target %q: want the host's own name and bouncewatch's port 9467", agentConfig, target)
+				}
+			}
+		}
+	}
+	if len(agent.RemoteWrite) != 1 || !strings.HasSuffix(agent.RemoteWrite[0].URL, "/api/v1/write") {
+		t.Errorf("%s: want one remote_write to a Prometheus's /api/v1/write, got %+v", agentConfig, agent.RemoteWrite)
+	}
+	out := runPromtool(t, "..", "check", "config", "--agent", filepath.Join("deploy", "prometheus", "agent.yml"))
+	if !strings.Contains(out, "SUCCESS") {
+		t.Errorf("promtool check config --agent %s: want SUCCESS, got:\n%s", agentConfig, out)
+	}
+
+	var central fleetConfig
+	decodeYAML(t, centralConfig, &central)
+	if len(central.RuleFiles) != 2 {
+		t.Fatalf("%s: want 2 rule files (alerts and fleet recording rules), got %q", centralConfig, central.RuleFiles)
+	}
+	sameFile(t, filepath.Join(filepath.Dir(centralConfig), central.RuleFiles[0]), rulesFile)
+	sameFile(t, filepath.Join(filepath.Dir(centralConfig), central.RuleFiles[1]), recordingFile)
+	for _, sc := range central.ScrapeConfigs {
+		if sc.JobName == "bouncewatch" {
+			t.Errorf("%s: the agents scrape bouncewatch; a job bouncewatch here would duplicate its series", centralConfig)
+		}
+	}
+	out = runPromtool(t, "..", "check", "config", filepath.Join("deploy", "prometheus", "central.yml"))
+	if !strings.Contains(out, "SUCCESS: 2 rule files found") {
+		t.Errorf("want promtool check config to find and check 2 rule files in %s, got:\n%s", centralConfig, out)
 	}
 }
 
@@ -297,44 +371,129 @@ type unitTestFile struct {
 // TestRulesUseDocumentedMetrics: every metric name in the rules and their
 // unit tests is a public name from README.md, every label used exists, and
 // every input series of the unit tests has exactly the labels a scrape gives.
+// The recording rules' own names (level:metric:operations) contain
+// bouncewatch_ but are not bouncewatch's metrics.
+var recordedNameRE = regexp.MustCompile(`[a-zA-Z0-9_]*:[a-zA-Z0-9_]+:[a-zA-Z0-9_]+`)
+
 func TestRulesUseDocumentedMetrics(t *testing.T) {
 	known := readmeMetrics(t)
-	for _, f := range []string{rulesFile, rulesTestFile} {
-		checkNames(t, f, readFile(t, f), known)
+	for _, f := range []string{rulesFile, rulesTestFile, recordingFile, recordingTestFile} {
+		checkNames(t, f, recordedNameRE.ReplaceAllString(readFile(t, f), ""), known)
 	}
 
-	var rules ruleFile
-	decodeYAML(t, rulesFile, &rules)
-	for _, g := range rules.Groups {
-		for _, r := range g.Rules {
-			checkLabels(t, rulesFile+": "+r.Alert, r.Expr, known)
+	for _, f := range []string{rulesFile, recordingFile} {
+		var rules ruleFile
+		decodeYAML(t, f, &rules)
+		for _, g := range rules.Groups {
+			for _, r := range g.Rules {
+				checkLabels(t, f+": "+r.Alert+r.Record, r.Expr, known)
+			}
 		}
 	}
 
-	var tests unitTestFile
-	decodeYAML(t, rulesTestFile, &tests)
 	seriesRE := regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\}$`)
+	for _, f := range []string{rulesTestFile, recordingTestFile} {
+		var tests unitTestFile
+		decodeYAML(t, f, &tests)
+		for _, tc := range tests.Tests {
+			for _, in := range tc.InputSeries {
+				m := seriesRE.FindStringSubmatch(in.Series)
+				if m == nil {
+					t.Errorf("%s: test %q: cannot read series %q", f, tc.Name, in.Series)
+					continue
+				}
+				var want []string
+				if doc, ok := known[m[1]]; ok {
+					want = append(slices.Clone(doc.labels), scrapeLabels...)
+				} else if m[1] == "up" {
+					// up joins a target's series by their target labels.
+					want = slices.Clone(scrapeLabels)
+				} else {
+					continue // reported by checkNames
+				}
+				var got []string
+				for _, mm := range matcherRE.FindAllStringSubmatch(m[2], -1) {
+					got = append(got, mm[1])
+				}
+				sort.Strings(got)
+				sort.Strings(want)
+				if !slices.Equal(want, got) {
+					t.Errorf("%s: test %q: series %s: want labels %v, got %v", f, tc.Name, in.Series, want, got)
+				}
+			}
+		}
+	}
+}
+
+// TestRecordingRules: the fleet rules are recording rules named
+// level:metric:operations, where level is the bouncewatch labels the result
+// keeps and metric a bouncewatch metric (without _total), and each recorded
+// name has a unit test.
+func TestRecordingRules(t *testing.T) {
+	known := readmeMetrics(t)
+	labels := map[string]bool{}
+	for _, m := range known {
+		for _, l := range m.labels {
+			labels[l] = true
+		}
+	}
+	var rules ruleFile
+	decodeYAML(t, recordingFile, &rules)
+	if len(rules.Groups) != 1 || rules.Groups[0].Name != "bouncewatch-fleet" {
+		t.Fatalf("%s: want one group named bouncewatch-fleet, got %d groups", recordingFile, len(rules.Groups))
+	}
+	nameRE := regexp.MustCompile(`^([a-z_]*):(bouncewatch_[a-z0-9_]+):([a-z0-9_]+)$`)
+	var records []string
+	for _, r := range rules.Groups[0].Rules {
+		if r.Record == "" {
+			t.Errorf("%s: alert %q: want only recording rules here (alerts are in %s)", recordingFile, r.Alert, rulesFile)
+			continue
+		}
+		if slices.Contains(records, r.Record) {
+			t.Errorf("%s: %s recorded twice", recordingFile, r.Record)
+		}
+		records = append(records, r.Record)
+		m := nameRE.FindStringSubmatch(r.Record)
+		if m == nil {
+			t.Errorf("%s: %s: want level:bouncewatch_metric:operations", recordingFile, r.Record)
+			continue
+		}
+		if strings.HasSuffix(m[2], "_total") {
+			t.Errorf("%s: %s: drop _total from the metric part (convention for rate and increase)", recordingFile, r.Record)
+		}
+		if m[1] != "" {
+			for _, l := range strings.Split(m[1], "_") {
+				if !labels[l] {
+					t.Errorf("%s: %s: level %q names %q, which is no bouncewatch label", recordingFile, r.Record, m[1], l)
+				}
+			}
+		}
+	}
+
+	var tests struct {
+		RuleFiles []string `yaml:"rule_files"`
+		Tests     []struct {
+			Name           string
+			PromqlExprTest []struct {
+				Expr string
+			} `yaml:"promql_expr_test"`
+		}
+	}
+	decodeYAML(t, recordingTestFile, &tests)
+	if !slices.Equal(tests.RuleFiles, []string{recordingFile}) {
+		t.Errorf("%s: want rule_files [%s], got %q", recordingTestFile, recordingFile, tests.RuleFiles)
+	}
+	tested := map[string]bool{}
 	for _, tc := range tests.Tests {
-		for _, in := range tc.InputSeries {
-			m := seriesRE.FindStringSubmatch(in.Series)
-			if m == nil {
-				t.Errorf("%s: test %q: cannot read series %q", rulesTestFile, tc.Name, in.Series)
-				continue
+		for _, e := range tc.PromqlExprTest {
+			for _, name := range recordedNameRE.FindAllString(e.Expr, -1) {
+				tested[name] = true
 			}
-			doc, ok := known[m[1]]
-			if !ok {
-				continue // up, or reported by checkNames
-			}
-			var got []string
-			for _, mm := range matcherRE.FindAllStringSubmatch(m[2], -1) {
-				got = append(got, mm[1])
-			}
-			want := append(slices.Clone(doc.labels), scrapeLabels...)
-			sort.Strings(got)
-			sort.Strings(want)
-			if !slices.Equal(want, got) {
-				t.Errorf("%s: test %q: series %s: want labels %v, got %v", rulesTestFile, tc.Name, in.Series, want, got)
-			}
+		}
+	}
+	for _, r := range records {
+		if !tested[r] {
+			t.Errorf("%s: no promql_expr_test for %s", recordingTestFile, r)
 		}
 	}
 }
