@@ -372,6 +372,10 @@ func (s *Source) Line(n int, res parser.Result, t time.Time) {
 	}
 }
 
+// Part counts the bytes of a part of a line that is not whole yet (a line
+// Exim split for syslog): the line is counted once whole.
+func (s *Source) Part(n int) { s.bytes += uint64(n) }
+
 // Rotation counts a log rotation (RotationRename or RotationTruncate).
 func (s *Source) Rotation(kind int) { s.rotations[kind]++ }
 

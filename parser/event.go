@@ -64,4 +64,8 @@ type Event struct {
 	Code      Code
 	Reply     uint16 // basic reply code such as 451, 0 when the line has none
 	Text      []byte
+	// InheritCode says the line carries no code (Code is 4.0.0): a deferral
+	// without an attempt, which takes the code of the latest deferral with
+	// one for the same domain (the tracker knows it).
+	InheritCode bool
 }

@@ -14,16 +14,19 @@ const (
 	Skipped                 // matched a skip rule, or a delivery rule without a usable recipient
 	TooLong                 // over max_line_bytes
 	BadTime                 // matched, but the timestamp could not be read
+	// Incomplete is a part of a line that Exim split for syslog ([1/3] ...)
+	// whose other parts never came.
+	Incomplete
 	NumResults
 )
 
-var resultNames = [...]string{"unmatched", "matched", "skipped", "too_long", "bad_time"}
+var resultNames = [...]string{"unmatched", "matched", "skipped", "too_long", "bad_time", "incomplete"}
 
 // String returns the label value.
 func (r Result) String() string { return resultNames[r] }
 
 // Results lists every result, in label order.
-var Results = []Result{Matched, Skipped, Unmatched, TooLong, BadTime}
+var Results = []Result{Matched, Skipped, Unmatched, TooLong, BadTime, Incomplete}
 
 // Parser applies a RuleSet to lines of one source. It is not safe for
 // concurrent use: it keeps scratch space so that parsing a line allocates
@@ -156,6 +159,7 @@ func (p *Parser) fill(line []byte, r *Rule, m []int, ev *Event) Result {
 	}
 	if ev.Code == 0 {
 		ev.Code = defaultCode[ev.Status]
+		ev.InheritCode = r.inherit
 	}
 	var (
 		t  time.Time

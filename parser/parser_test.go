@@ -44,8 +44,10 @@ func TestDefaultRules(t *testing.T) {
 			"postfix-delivery", parser.Matched, "5243DBE5BD", "hank@nocode-defer.example", "nocode-defer.example", "deferred", "4.0.0", 451, "2026-11-27T06:14:28Z"},
 		{"smtp connection refused", `Nov 27 06:14:28 tx postfix-tx/smtp[21547]: 5B7C6BE5C7: to=<judy@down.example>, relay=none, delay=0.02, delays=0.02/0/0/0, dsn=4.4.1, status=deferred (connect to 127.0.0.1[127.0.0.1]:12529: Connection refused)`,
 			"postfix-delivery", parser.Matched, "5B7C6BE5C7", "judy@down.example", "down.example", "deferred", "4.4.1", 0, "2026-11-27T06:14:28Z"},
-		{"error: delivery temporarily suspended is not an attempt", `Nov 27 06:14:38 tx postfix-tx/error[21652]: 6D0F4BE5D4: to=<jim6@down.example>, relay=none, delay=10, delays=10/0.01/0/0.01, dsn=4.4.1, status=deferred (delivery temporarily suspended: connect to 127.0.0.1[127.0.0.1]:12529: Connection refused)`,
-			"postfix-suspended", parser.Skipped, "", "", "", "", "", 0, ""},
+		{"error: delivery temporarily suspended, a deferral without an attempt", `Nov 27 06:14:38 tx postfix-tx/error[21652]: 6D0F4BE5D4: to=<jim6@down.example>, relay=none, delay=10, delays=10/0.01/0/0.01, dsn=4.4.1, status=deferred (delivery temporarily suspended: connect to 127.0.0.1[127.0.0.1]:12529: Connection refused)`,
+			"postfix-delivery", parser.Matched, "6D0F4BE5D4", "jim6@down.example", "down.example", "deferred", "4.4.1", 0, "2026-11-27T06:14:38Z"},
+		{"suspended after a 421 at the greeting (real outage, rsyslog RFC 3339)", `2026-11-30T02:48:49.845541+00:00 vm postfix-tx/error[16260]: 2D60ECA255: to=<b3-1@outage.example>, relay=none, delay=0.03, delays=0.02/0.01/0/0, dsn=4.3.2, status=deferred (delivery temporarily suspended: host 127.0.0.1[127.0.0.1] refused to talk to me: 421 4.3.2 <localhost[127.0.0.1]>: Client host rejected: System not accepting network messages)`,
+			"postfix-delivery", parser.Matched, "2D60ECA255", "b3-1@outage.example", "outage.example", "deferred", "4.3.2", 421, "2026-11-30T02:48:49.845541Z"},
 		{"lmtp sent", `Nov 27 06:14:28 tx postfix-tx/lmtp[21675]: 7DCF7BE5DE: to=<alice@lmtp.example>, relay=127.0.0.1[127.0.0.1]:12524, delay=0.04, delays=0.01/0.01/0.01/0.01, dsn=2.0.0, status=sent (250 2.0.0 <alice@lmtp.example> YR8GIMQfCWutVAAAg+zDdQ Saved)`,
 			"postfix-delivery", parser.Matched, "7DCF7BE5DE", "alice@lmtp.example", "lmtp.example", "sent", "2.0.0", 250, "2026-11-27T06:14:28Z"},
 		{"lmtp bounced", `Nov 27 06:14:28 tx postfix-tx/lmtp[21675]: 7DCF7BE5DE: to=<zed@lmtp.example>, relay=127.0.0.1[127.0.0.1]:12524, delay=0.03, delays=0.01/0.01/0.01/0.01, dsn=5.1.1, status=bounced (host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <zed@lmtp.example> User doesn't exist: zed@lmtp.example (in reply to RCPT TO command))`,
@@ -71,7 +73,11 @@ func TestDefaultRules(t *testing.T) {
 		{"long queue id, submission/smtpd-style name", `Nov 27 06:02:21 mx postfix-out/smtp[1]: 44JCRG5tYPzCqt2: to=<a@b.example>, relay=b.example[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)`,
 			"postfix-delivery", parser.Matched, "44JCRG5tYPzCqt2", "a@b.example", "b.example", "sent", "2.0.0", 250, "2026-11-27T06:02:21Z"},
 		{"address verification probe is not a delivery", `Nov 27 06:02:21 mx postfix/smtp[1]: 6BD60BE58E: to=<a@b.example>, relay=b.example[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=2.1.5, status=deliverable (250 2.1.5 Ok)`,
-			"", parser.Unmatched, "", "", "", "", "", 0, ""},
+			"postfix-verify", parser.Skipped, "", "", "", "", "", 0, ""},
+		{"address verification probe, undeliverable (real, sendmail -bv)", `2026-11-30T02:49:08.551267+00:00 vm postfix-tx/smtp[16092]: 82C9ACA2B5: to=<nobody@ok.example>, relay=127.0.0.1[127.0.0.1]:12725, delay=0.02, delays=0.01/0.01/0/0, dsn=5.1.1, status=undeliverable (host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <nobody@ok.example>: Recipient address rejected: User unknown (in reply to RCPT TO command))`,
+			"postfix-verify", parser.Skipped, "", "", "", "", "", 0, ""},
+		{"address verification probe, not cached", `Nov 27 06:02:21 mx postfix/smtp[1]: 6BD60BE58E: to=<a@b.example>, relay=b.example[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=4.4.1, status=undeliverable-but-not-cached (connect to b.example[192.0.2.1]:25: Connection refused)`,
+			"postfix-verify", parser.Skipped, "", "", "", "", "", 0, ""},
 		{"qmgr expired", `Nov 27 06:03:21 tx postfix-tx/qmgr[28363]: 72308BE590: from=<sender@tx.lab.example>, status=expired, returned to sender`,
 			"postfix-expired", parser.Matched, "72308BE590", "", "", "expired", "4.4.7", 0, "2026-11-27T06:03:21Z"},
 		{"qmgr force-expired", `Apr 10 14:50:16 mail postfix/qmgr[3663]: BACE842E73: from=<noreply@domain.com>, status=force-expired, returned to sender`,
@@ -106,14 +112,24 @@ func TestDefaultRules(t *testing.T) {
 			"exim-connect-defer", parser.Matched, "1xWp2M-0007SC-07", "judy@down.example", "down.example", "deferred", "4.4.1", 0, "2026-11-27T06:02:22Z"},
 		{"exim connection line without address is noise", `2026-11-27 06:02:22 1xWp2M-0007SC-07 H=127.0.0.1 [127.0.0.1] Connection refused`,
 			"", parser.Unmatched, "", "", "", "", "", 0, ""},
-		{"exim retry time not reached (routing)", `2026-11-27 06:02:25 1xWp2L-0007Qz-2u == bob@retry.example routing defer (-52): retry time not reached`,
-			"exim-retry-not-reached", parser.Skipped, "", "", "", "", "", 0, ""},
+		{"exim retry time not reached (routing): a deferral with the domain's code", `2026-11-27 06:02:25 1xWp2L-0007Qz-2u == bob@retry.example routing defer (-52): retry time not reached`,
+			"exim-retry-not-reached", parser.Matched, "1xWp2L-0007Qz-2u", "bob@retry.example", "retry.example", "deferred", "4.0.0", 0, "2026-11-27T06:02:25Z"},
 		{"exim retry time not reached for any host", `2026-11-27 06:02:25 1xWp2M-0007SC-07 == judy@down.example R=to_down T=smtp_down defer (-54): retry time not reached for any host for 'down.example'`,
-			"exim-retry-not-reached", parser.Skipped, "", "", "", "", "", 0, ""},
+			"exim-retry-not-reached", parser.Matched, "1xWp2M-0007SC-07", "judy@down.example", "down.example", "deferred", "4.0.0", 0, "2026-11-27T06:02:25Z"},
 		{"exim local retry time not yet reached", `1999-03-02 09:44:33 10HmaX-000000005vi-0000 == userx@test.ex R=r1 T=t1 defer (-53): Retry time not yet reached`,
-			"exim-retry-not-reached", parser.Skipped, "", "", "", "", "", 0, ""},
+			"exim-retry-not-reached", parser.Matched, "10HmaX-000000005vi-0000", "userx@test.ex", "test.ex", "deferred", "4.0.0", 0, "1999-03-02T09:44:33Z"},
+		{"exim -odqs (4.96): queued on purpose, not a failure", `2026-11-30 02:48:58 1xXrRq-0004Mo-0W == q2-1@outage.example R=to_outage T=smtp_outage defer (0): SMTP delivery explicitly queued`,
+			"exim-queued-only", parser.Skipped, "", "", "", "", "", 0, ""},
+		{"exim queue_smtp_domains (earlier versions)", `2026-11-27 06:02:25 1xWp2L-0007Qz-2u == bob@retry.example R=dnslookup T=remote_smtp defer (-1): domain matches queue_smtp_domains, or -odqs set`,
+			"exim-queued-only", parser.Skipped, "", "", "", "", "", 0, ""},
+		{"exim 421 at the greeting", `2026-11-30 02:48:48 1xXrRg-0004CZ-36 == b0-1@outage.example R=to_outage T=smtp_outage defer (0) H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after initial connection: 421 4.3.2 <localhost[127.0.0.1]>: Client host rejected: System not accepting network messages`,
+			"exim-deferred", parser.Matched, "1xXrRg-0004CZ-36", "b0-1@outage.example", "outage.example", "deferred", "4.3.2", 421, "2026-11-30T02:48:48Z"},
 		{"exim retry timeout exceeded", `2026-11-27 06:03:31 1xWp2L-0007RB-2x ** carol@expire.example: retry timeout exceeded`,
 			"exim-retry-timeout", parser.Matched, "1xWp2L-0007RB-2x", "carol@expire.example", "expire.example", "expired", "4.4.7", 0, "2026-11-27T06:03:31Z"},
+		{"exim: all hosts failing for a long time is an expiry", `2026-11-30 02:50:57 1xXrSK-0004eP-0S ** s8c-1@dead.example R=to_dead T=smtp_dead: all hosts for 'dead.example' have been failing for a long time (and retry time not reached)`,
+			"exim-retry-timeout", parser.Matched, "1xXrSK-0004eP-0S", "s8c-1@dead.example", "dead.example", "expired", "4.4.7", 0, "2026-11-30T02:50:57Z"},
+		{"exim: the same in Exim's test suite (a space before the colon)", `1999-03-02 09:44:33 10HmbA-000000005vi-0000 ** userx@test.ex R=r1 T=t1 : all hosts for 'test.ex' have been failing for a long time (and retry time not reached)`,
+			"exim-retry-timeout", parser.Matched, "10HmbA-000000005vi-0000", "userx@test.ex", "test.ex", "expired", "4.4.7", 0, "1999-03-02T09:44:33Z"},
 		{"exim bounced 5.1.1", `2026-11-27 06:02:21 1xWp2L-0007RK-31 ** dave@bounce.example R=to_postfix_rx T=smtp_postfix_rx H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after RCPT TO:<dave@bounce.example>: 550 5.1.1 <dave@bounce.example>: Recipient address rejected: User unknown in virtual mailbox table`,
 			"exim-bounced", parser.Matched, "1xWp2L-0007RK-31", "dave@bounce.example", "bounce.example", "bounced", "5.1.1", 550, "2026-11-27T06:02:21Z"},
 		{"exim bounced without enhanced code", `2026-11-27 06:14:28 1xWpE4-0005ew-2J ** ivan@nocode-bounce.example R=to_exim_rx T=smtp_exim_rx H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after RCPT TO:<ivan@nocode-bounce.example>: 550 No such user here`,
@@ -210,5 +226,22 @@ func TestParseAllocations(t *testing.T) {
 	var ev parser.Event
 	if n := testing.AllocsPerRun(100, func() { p.Parse(noise, &ev) }); n != 0 {
 		t.Errorf("want 0 allocations for a noise line, got %v", n)
+	}
+}
+
+// TestInheritCode: a deferral Exim logs without trying (retry time not
+// reached) says it has no code of its own; one with a reply does not.
+func TestInheritCode(t *testing.T) {
+	p := parser.NewParser(defaultRules(t), "test")
+	p.SetReference(reference)
+	for line, want := range map[string]bool{
+		`2026-11-27 06:02:25 1xWp2M-0007SC-07 == judy@down.example R=to_down T=smtp_down defer (-54): retry time not reached for any host for 'down.example'`:                                                                                                 true,
+		`2026-11-27 06:02:22 1xWp2M-0007SC-07 == judy@down.example R=dnslookup T=remote_smtp defer (110): Connection timed out`:                                                                                                                               false,
+		`Nov 27 06:14:38 tx postfix-tx/error[21652]: 6D0F4BE5D4: to=<jim6@down.example>, relay=none, delay=10, delays=10/0.01/0/0.01, dsn=4.4.1, status=deferred (delivery temporarily suspended: connect to 127.0.0.1[127.0.0.1]:12529: Connection refused)`: false,
+	} {
+		var ev parser.Event
+		if res, _ := p.Parse([]byte(line), &ev); res != parser.Matched || ev.InheritCode != want {
+			t.Errorf("%.60s...: want matched with InheritCode %v, got %s %v", line, want, res, ev.InheritCode)
+		}
 	}
 }

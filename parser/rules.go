@@ -44,6 +44,10 @@ type RuleConfig struct {
 	Skip     bool   `yaml:"skip"`
 	Status   string `yaml:"status"`
 	Code     string `yaml:"code"`
+	// InheritCode marks deferrals the MTA logs without trying (Exim's
+	// "retry time not reached"): with no code of their own, they take the
+	// code of the latest deferral that carried one for the same domain.
+	InheritCode bool `yaml:"inherit_code"`
 }
 
 // Defaults for the limits; DESIGN.md documents them.
@@ -99,6 +103,7 @@ type Rule struct {
 	skip     bool
 	status   Status
 	code     Code
+	inherit  bool
 	// groups[f] lists the submatch indexes of field f; names may repeat, and the
 	// first group that matched wins.
 	groups [numFields][]int
@@ -211,7 +216,7 @@ func orDefault(v, d int) int {
 // compileRule validates one rule. Its errors start with "LINE: rule ...", so the
 // caller only puts the file name in front.
 func compileRule(rc RuleConfig, ln ruleLines) (*Rule, error) {
-	r := &Rule{Name: rc.Name, Line: ln.item, skip: rc.Skip, contains: newLiteral(rc.Contains)}
+	r := &Rule{Name: rc.Name, Line: ln.item, skip: rc.Skip, inherit: rc.InheritCode, contains: newLiteral(rc.Contains)}
 	errf := func(key, format string, args ...any) error {
 		line := ln.item
 		if l, ok := ln.keys[key]; ok {
@@ -256,10 +261,13 @@ func compileRule(rc RuleConfig, ln ruleLines) (*Rule, error) {
 		r.code = c
 	}
 	if r.skip {
-		if rc.Status != "" || rc.Code != "" {
+		if rc.Status != "" || rc.Code != "" || rc.InheritCode {
 			return nil, errf("skip", "a skip rule takes no status or code")
 		}
 		return r, nil
+	}
+	if r.inherit && (r.status != StatusDeferred || rc.Code != "") {
+		return nil, errf("inherit_code", "inherit_code is for deferrals (status: deferred) without a code: of their own")
 	}
 	if r.status == StatusNone && len(r.groups[fieldStatus]) == 0 {
 		return nil, errf("name", "no status: capture (?P<status>...) or set status:")

@@ -36,7 +36,7 @@ var loadErrors = []struct {
 	// Strict keys and types.
 	{"bad-unknown-toplevel-key.yaml", `testdata/rules/bad-unknown-toplevel-key.yaml:2: unknown key "rule" (known: timezone, limits, domains, rules)`},
 	{"bad-unknown-key.yaml", `testdata/rules/bad-unknown-key.yaml:4: limits: unknown key "max_lines" (known: max_domains, max_codes, max_line_bytes, tracker_ttl, tracker_max_entries)`},
-	{"bad-unknown-rule-key.yaml", `testdata/rules/bad-unknown-rule-key.yaml:7: rule "postfix-delivery": unknown key "regexp" (known: name, contains, match, skip, status, code)`},
+	{"bad-unknown-rule-key.yaml", `testdata/rules/bad-unknown-rule-key.yaml:7: rule "postfix-delivery": unknown key "regexp" (known: name, contains, match, skip, status, code, inherit_code)`},
 	{"bad-duplicate-key.yaml", `testdata/rules/bad-duplicate-key.yaml:6: rule "postfix-removed": duplicate key "status" (first at line 5)`},
 	{"bad-skip-type.yaml", "testdata/rules/bad-skip-type.yaml:5: rule \"postfix-suspended\": skip: cannot unmarshal !!str `sometimes` into bool"},
 	{"bad-rules-not-list.yaml", `testdata/rules/bad-rules-not-list.yaml:3: rules: want a list of rules, got a mapping`},
@@ -64,6 +64,7 @@ var loadErrors = []struct {
 	{"bad-status-flag.yaml", `testdata/rules/bad-status-flag.yaml:5: rule "exim-deferred": unknown status "==" (one of sent, deferred, bounced, expired, removed)`},
 	{"bad-skip-with-status.yaml", `testdata/rules/bad-skip-with-status.yaml:5: rule "postfix-suspended": a skip rule takes no status or code`},
 	{"bad-skip-with-code.yaml", `testdata/rules/bad-skip-with-code.yaml:6: rule "postfix-suspended": a skip rule takes no status or code`},
+	{"bad-inherit-code.yaml", `testdata/rules/bad-inherit-code.yaml:6: rule "exim-retry-not-reached": inherit_code is for deferrals (status: deferred) without a code: of their own`},
 	{"bad-no-match-no-contains.yaml", `testdata/rules/bad-no-match-no-contains.yaml:3: rule "nothing": needs match or contains (or both)`},
 	{"bad-no-match.yaml", `testdata/rules/bad-no-match.yaml:3: rule "postfix-removed": a rule that is not skip needs match`},
 	{"bad-no-status.yaml", `testdata/rules/bad-no-status.yaml:3: rule "postfix-delivery": no status: capture (?P<status>...) or set status:`},
@@ -305,7 +306,7 @@ func TestParseYAMLFeatures(t *testing.T) {
     regexp: x
   - <<: *base
     name: other
-`, nil, `custom.yaml:6: rule "postfix-removed": unknown key "regexp" (known: name, contains, match, skip, status, code)`},
+`, nil, `custom.yaml:6: rule "postfix-removed": unknown key "regexp" (known: name, contains, match, skip, status, code, inherit_code)`},
 		{"merge cycle", `rules:
   - &a
     <<: *a
@@ -420,8 +421,8 @@ func TestDefaultRulesLoad(t *testing.T) {
 	// The first match wins, so a skip rule must come before the delivery
 	// rule that would also match its lines.
 	for _, order := range [][2]string{
-		{"postfix-suspended", "postfix-delivery"},
 		{"exim-retry-not-reached", "exim-deferred"},
+		{"exim-queued-only", "exim-deferred"},
 		{"exim-connect-defer", "exim-deferred"},
 		{"exim-retry-timeout", "exim-bounced"},
 	} {
@@ -431,8 +432,10 @@ func TestDefaultRulesLoad(t *testing.T) {
 			t.Errorf("want rule %s before %s, got positions %d (%v) and %d (%v)", order[0], order[1], a, okA, b, okB)
 		}
 	}
-	if !rs.Rules[index["postfix-suspended"]].Skip() || !rs.Rules[index["exim-retry-not-reached"]].Skip() || !rs.Rules[index["exim-bypassed"]].Skip() {
-		t.Error("want postfix-suspended, exim-retry-not-reached and exim-bypassed to be skip rules")
+	for _, name := range []string{"postfix-verify", "exim-queued-only", "exim-bypassed"} {
+		if r, ok := index[name]; !ok || !rs.Rules[r].Skip() {
+			t.Errorf("want %s to be a skip rule", name)
+		}
 	}
 }
 

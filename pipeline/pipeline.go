@@ -73,6 +73,8 @@ type Source struct {
 	now       func() time.Time
 	pos       tailer.Position
 	ev        parser.Event
+	join      joiner
+	seq       uint64 // lines seen, to order the split lines being joined
 
 	maxLine  atomic.Int64
 	lastLine atomic.Int64 // wall time of the last line, unix nanoseconds
@@ -98,6 +100,7 @@ func New(opts Options) *Source {
 		s.sink = tee{s.metrics, s.obs}
 	}
 	s.maxLine.Store(int64(rs.Limits.MaxLineBytes))
+	s.join.max = rs.Limits.MaxLineBytes
 	return s
 }
 
@@ -129,6 +132,7 @@ func (s *Source) SetRules(rs *parser.RuleSet) {
 	s.tracker.SetLimits(rs.Limits.TrackerTTL, rs.Limits.TrackerMaxEntries)
 	s.metrics.SetRules(rs)
 	s.maxLine.Store(int64(rs.Limits.MaxLineBytes))
+	s.join.max = rs.Limits.MaxLineBytes
 }
 
 // MaxLineBytes implements tailer.Handler.
@@ -167,6 +171,22 @@ func (s *Source) SetReference(t time.Time) {
 
 // line runs one line through the pipeline; the lock is held.
 func (s *Source) line(line []byte, n int, tooLong bool) {
+	if !tooLong {
+		j, whole, orphans := s.join.add(line, s.seq)
+		s.seq++
+		for range orphans {
+			s.metrics.Line(0, parser.Incomplete, time.Time{})
+		}
+		switch j {
+		case part:
+			s.metrics.Part(n)
+			return
+		case joined:
+			line = whole
+		case joinedLong:
+			tooLong = true
+		}
+	}
 	res := parser.TooLong
 	var rule *parser.Rule
 	if !tooLong {
@@ -264,6 +284,8 @@ type checkpointMeta struct {
 	Target   string              `json:"target"` // the path or unit configured: a change means a fresh start
 	Position tailer.Position     `json:"position"`
 	Metrics  metrics.SourceState `json:"metrics"`
+	Splits   map[string]*split   `json:"splits,omitempty"` // lines Exim split for syslog, not yet whole
+	Seq      uint64              `json:"seq,omitempty"`
 }
 
 // WriteCheckpoint writes the source's state to w: the position, the counters
@@ -273,7 +295,7 @@ func (s *Source) WriteCheckpoint(w *bufio.Writer, target string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.metricsMu.Lock()
-	meta := checkpointMeta{Name: s.name, Target: target, Position: s.pos, Metrics: s.metrics.State()}
+	meta := checkpointMeta{Name: s.name, Target: target, Position: s.pos, Metrics: s.metrics.State(), Splits: s.join.parts, Seq: s.seq}
 	s.metricsMu.Unlock()
 	b, err := json.Marshal(meta)
 	if err != nil {
@@ -292,6 +314,8 @@ type Restored struct {
 	Position tailer.Position
 	metrics  *metrics.Source
 	tracker  *tracker.Tracker
+	splits   map[string]*split
+	seq      uint64
 }
 
 // ReadCheckpoint reads what WriteCheckpoint wrote into new objects; Install
@@ -313,7 +337,7 @@ func ReadCheckpoint(r *bufio.Reader, rs *parser.RuleSet, labels *metrics.Labels)
 	if err := t.Decode(r, m.RestoreGroup, m); err != nil {
 		return nil, fmt.Errorf("source %q: %w", meta.Name, err)
 	}
-	return &Restored{Name: meta.Name, Target: meta.Target, Position: meta.Position, metrics: m, tracker: t}, nil
+	return &Restored{Name: meta.Name, Target: meta.Target, Position: meta.Position, metrics: m, tracker: t, splits: meta.Splits, seq: meta.Seq}, nil
 }
 
 // Install replaces the source's counters and pending recipients with a
@@ -323,6 +347,7 @@ func (s *Source) Install(r *Restored) {
 	s.lock()
 	defer s.unlock()
 	s.metrics, s.tracker = r.metrics, r.tracker
+	s.join.parts, s.seq = r.splits, r.seq
 	s.sink = s.metrics
 	if s.obs != nil {
 		s.sink = tee{s.metrics, s.obs}

@@ -14,7 +14,7 @@ import (
 
 // The checkpoint encoding: a version byte, the newest log time, the table of
 // group names, then the messages least recently heard of first, each with
-// its recipients. Numbers are varints, hashes 8 bytes: about 25 bytes per
+// its recipients, then the latest code per domain. Numbers are varints, hashes 8 bytes: about 25 bytes per
 // pending recipient, written and read as a stream.
 const encodingVersion = 1
 
@@ -56,6 +56,14 @@ func (t *Tracker) Encode(w *bufio.Writer, name func(Group) string) error {
 			e.uvarint(index[r.group]) // 0: NoGroup
 		}
 	})
+	// The latest code per domain, older generation first.
+	e.uvarint(uint64(len(t.codes.old) + len(t.codes.cur)))
+	for _, m := range []map[uint64]parser.Code{t.codes.old, t.codes.cur} {
+		for k, c := range m {
+			e.u64(k)
+			e.uvarint(uint64(c))
+		}
+	}
 	return e.err
 }
 
@@ -110,6 +118,13 @@ func (t *Tracker) Decode(r *bufio.Reader, group func(name string) Group, sink Si
 			}
 			t.addRcpt(mi, rk, g, last-age, c, uint32(attempts), discardSink{})
 		}
+	}
+	for range d.count(2 * codeMemoryGen) {
+		k, c := d.u64(), parser.Code(d.uvarint())
+		if _, ok := parser.NewCode(c.Class(), c.Subject(), c.Detail()); d.err == nil && !ok {
+			return errors.New("tracker state: a bad code in the code memory")
+		}
+		t.codes.put(k, c)
 	}
 	if d.err != nil {
 		return fmt.Errorf("tracker state: %w", d.err)

@@ -108,6 +108,7 @@ type Tracker struct {
 	newest   uint32
 	groups   []groupList
 	res      Resolution // handed to Sink.Resolved, so that reporting allocates nothing
+	codes    codeMemory
 }
 
 // rcpt is one deferred recipient. Index 0 of every slab means "none".
@@ -144,6 +145,7 @@ func New(ttl time.Duration, maxEntries int) *Tracker {
 }
 
 func (t *Tracker) reset() {
+	t.codes = codeMemory{}
 	t.rcpts, t.msgs = slab[rcpt]{}, slab[message]{}
 	t.rcpts.alloc() // index 0: none
 	t.msgs.alloc()
@@ -183,6 +185,14 @@ func (t *Tracker) Observe(ev *parser.Event, sink Sink) {
 	}
 	switch ev.Status {
 	case parser.StatusDeferred:
+		if len(ev.Domain) > 0 {
+			k := xxhash.Sum64(ev.Domain)
+			if !ev.InheritCode {
+				t.codes.put(k, ev.Code)
+			} else if c, ok := t.codes.get(k); ok {
+				ev.Code = c
+			}
+		}
 		sink.Event(ev, g)
 		t.deferred(ev, g, sink)
 	case parser.StatusSent:
@@ -296,6 +306,40 @@ func (t *Tracker) expire(sink Sink) {
 		mi := t.oldest
 		t.dropMsg(mi, Abandoned, ReasonTTL, t.msgs.at(mi).last+int64(t.ttl), sink)
 	}
+}
+
+// ---- the latest code per domain ----
+
+// codeMemoryGen is how many domains one generation of the code memory holds:
+// the memory keeps between one and two generations, the most recent.
+const codeMemoryGen = 4096
+
+// codeMemory is the code of the latest deferral that carried one, per
+// domain: what a deferral without an attempt (Exim's "retry time not
+// reached") takes. Two generations of maps bound it whatever the domains.
+type codeMemory struct {
+	cur, old map[uint64]parser.Code
+}
+
+func (m *codeMemory) put(k uint64, c parser.Code) {
+	if m.cur == nil {
+		m.cur = make(map[uint64]parser.Code)
+	}
+	if _, ok := m.cur[k]; !ok && len(m.cur) >= codeMemoryGen {
+		m.old, m.cur = m.cur, make(map[uint64]parser.Code, codeMemoryGen)
+	}
+	m.cur[k] = c
+}
+
+func (m *codeMemory) get(k uint64) (parser.Code, bool) {
+	if c, ok := m.cur[k]; ok {
+		return c, true
+	}
+	c, ok := m.old[k]
+	if ok {
+		m.put(k, c) // still in use: keep it
+	}
+	return c, ok
 }
 
 // ---- messages ----
@@ -552,7 +596,7 @@ func (t *Tracker) maybeCompact() {
 	}
 	old := *t
 	t.reset()
-	t.now = old.now
+	t.now, t.codes = old.now, old.codes
 	var discard discardSink
 	old.eachMsg(func(_ uint32, om *message) {
 		mi := t.newMsg(om.key)

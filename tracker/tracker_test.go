@@ -585,3 +585,41 @@ func BenchmarkOneMessage(b *testing.B) {
 		})
 	}
 }
+
+// TestInheritCode: a deferral without an attempt (and without a code) takes
+// the code of the latest deferral that had one for its domain, also after a
+// restart; a domain never deferred with a code keeps 4.0.0; the memory is
+// bounded.
+func TestInheritCode(t *testing.T) {
+	tr := New(time.Hour, 1000)
+	rec := newRecorder()
+	notTried := func(at int, qid, rcpt string) *parser.Event {
+		e := ev(at, D, qid, rcpt, "4.0.0")
+		e.InheritCode = true
+		return e
+	}
+	tr.Observe(ev(0, D, "A1", "a@down.example", "4.4.1"), rec)
+	tr.Observe(ev(1, D, "A1", "a@down.example", "4.3.2"), rec)
+	tr.Observe(notTried(2, "B1", "b@down.example"), rec)  // first line of b: takes 4.3.2
+	tr.Observe(notTried(3, "C1", "c@never.example"), rec) // no code known: 4.0.0
+	tr = roundTrip(t, tr, rec)
+	tr.Observe(notTried(4, "D1", "d@down.example"), rec) // after a restart too
+	tr.Observe(ev(5, D, "E1", "e@down.example", "4.7.0"), rec)
+	tr.Observe(notTried(6, "F1", "f@down.example"), rec) // the latest one
+	want := []string{"deferred 4.4.1 down.example", "deferred 4.3.2 down.example", "deferred 4.3.2 down.example", "deferred 4.0.0 never.example",
+		"deferred 4.3.2 down.example", "deferred 4.7.0 down.example", "deferred 4.7.0 down.example"}
+	if fmt.Sprint(rec.events) != fmt.Sprint(want) {
+		t.Errorf("want %q\ngot  %q", want, rec.events)
+	}
+	var firsts []string
+	tr.Each(func(g Group, c parser.Code, _ time.Time) { firsts = append(firsts, rec.name(g)+" "+c.String()) })
+	if !slices.Contains(firsts, "down.example 4.3.2") || !slices.Contains(firsts, "never.example 4.0.0") {
+		t.Errorf("first codes of the pending recipients: %q", firsts)
+	}
+	for i := range 3 * codeMemoryGen {
+		tr.Observe(ev(10+i, D, fmt.Sprint("X", i), fmt.Sprintf("x@d%d.example", i), "4.3.2"), rec)
+	}
+	if n := len(tr.codes.cur) + len(tr.codes.old); n > 2*codeMemoryGen {
+		t.Errorf("the code memory holds %d domains", n)
+	}
+}
