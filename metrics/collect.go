@@ -203,7 +203,7 @@ func (s *Set) Collect(ch chan<- prometheus.Metric) {
 		if i == 0 {
 			continue
 		}
-		info, _ := parser.Describe(c.String())
+		info := c.Describe()
 		gauge(descCodeInfo, 1, codes[i], info.Class, info.Subject, info.Description)
 	}
 	for i, v := range overflow {

@@ -1,8 +1,9 @@
 package parser
 
 // This file holds the IANA "Simple Mail Transfer Protocol (SMTP) Enhanced
-// Status Codes" registry (RFC 5248, BCP 138) and Describe, which turns an
-// enhanced status code such as "4.3.2" into text for people.
+// Status Codes" registry (RFC 5248, BCP 138) and Code.Describe, which turns
+// an enhanced status code such as 4.3.2 into text for people. Codes are
+// parsed once, by ParseCode and the parser.
 //
 // Source: https://www.iana.org/assignments/smtp-enhanced-status-codes/
 // (Class Sub-Codes, Subject Sub-Codes and Enumerated Status Codes tables;
@@ -17,37 +18,33 @@ type CodeInfo struct {
 	Registered  bool   // the subject.detail pair is in the IANA registry
 }
 
-// Describe returns what the registry says about code, which has the form "C.S.D" with C in 2,4,5
-// (S and D up to 3 digits). For an unregistered detail it still fills Class and Subject when those
-// are known (subject 0-7), Description "" and Registered false. For anything not of that form it
-// returns the zero CodeInfo and false.
-//
-// RFC 3463 writes subject and detail as 1*3digit, so leading zeros are accepted
-// and "4.03.002" describes the same code as "4.3.2". Describe does not allocate.
-func Describe(code string) (CodeInfo, bool) {
-	class, subject, detail, ok := escParse(code)
-	if !ok {
-		return CodeInfo{}, false
+// Describe returns what the registry says about the code. For an
+// unregistered detail it still fills Class and Subject when those are known
+// (subject 0-7), with Description "" and Registered false; the zero Code
+// gives the zero CodeInfo. Describe does not allocate.
+func (c Code) Describe() CodeInfo {
+	if c == 0 {
+		return CodeInfo{}
 	}
 	info := CodeInfo{
-		Class:   escClassText(class),
-		Subject: escSubjectText(subject),
+		Class:   escClassText(c.Class()),
+		Subject: escSubjectText(c.Subject()),
 	}
-	if i := escLookup(subject, detail); i >= 0 {
+	if i := escLookup(c.Subject(), c.Detail()); i >= 0 {
 		info.Description = escRegistry[i].text
 		info.Registered = true
 	}
-	return info, true
+	return info
 }
 
 // escClassText returns the IANA summary of a class sub-code (2.XXX.YYY etc.).
-func escClassText(class byte) string {
+func escClassText(class int) string {
 	switch class {
-	case '2':
+	case 2:
 		return "Success"
-	case '4':
+	case 4:
 		return "Persistent Transient Failure"
-	case '5':
+	case 5:
 		return "Permanent Failure"
 	}
 	return ""
@@ -195,43 +192,4 @@ func escLookup(subject, detail int) int {
 		return lo
 	}
 	return -1
-}
-
-// escParse splits code of the form "C.S.D" (C one of 2, 4, 5; S and D of one to
-// three digits) into its parts. ok is false for anything else, including
-// surrounding spaces or signs.
-func escParse(code string) (class byte, subject, detail int, ok bool) {
-	if len(code) < len("4.3.2") || code[1] != '.' {
-		return 0, 0, 0, false
-	}
-	switch code[0] {
-	case '2', '4', '5':
-	default:
-		return 0, 0, 0, false
-	}
-	rest := code[2:]
-	subject, n := escNumber(rest)
-	if n == 0 || n >= len(rest) || rest[n] != '.' {
-		return 0, 0, 0, false
-	}
-	rest = rest[n+1:]
-	detail, n = escNumber(rest)
-	if n == 0 || n != len(rest) {
-		return 0, 0, 0, false
-	}
-	return code[0], subject, detail, true
-}
-
-// escNumber reads the decimal number at the start of s. n is the number of
-// digits read, or 0 when s does not start with one to three digits followed by
-// a non-digit or the end of s.
-func escNumber(s string) (value, n int) {
-	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
-		if n == 3 {
-			return 0, 0
-		}
-		value = value*10 + int(s[n]-'0')
-		n++
-	}
-	return value, n
 }

@@ -108,7 +108,7 @@ func (s *Summary) Doc() *Doc {
 	sort.Slice(codes, func(i, j int) bool { return codes[i] < codes[j] })
 	for _, c := range codes {
 		cs := s.Codes[c]
-		info, _ := parser.Describe(c.String())
+		info := c.Describe()
 		cd := CodeDoc{
 			Code: c.String(), Kind: kind(c), Class: info.Class, Subject: info.Subject,
 			Description: info.Description, Events: map[string]uint64{},
