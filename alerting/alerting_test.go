@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,9 @@ const (
 	centralConfig     = "../deploy/prometheus/central.yml"
 	k8sFile           = "../deploy/kubernetes/bouncewatch-sidecar.yaml"
 	dockerfile        = "../deploy/Dockerfile"
+	buildImageScript  = "../deploy/build-image.sh"
+	imagePasswd       = "../deploy/image/etc/passwd"
+	imageGroup        = "../deploy/image/etc/group"
 )
 
 // requiredAlerts are the alerts the README and the end-to-end test rely on.
@@ -726,6 +730,7 @@ type k8sContainer struct {
 	SecurityContext *struct {
 		RunAsNonRoot             *bool  `yaml:"runAsNonRoot"`
 		RunAsUser                *int64 `yaml:"runAsUser"`
+		RunAsGroup               *int64 `yaml:"runAsGroup"`
 		ReadOnlyRootFilesystem   *bool  `yaml:"readOnlyRootFilesystem"`
 		AllowPrivilegeEscalation *bool  `yaml:"allowPrivilegeEscalation"`
 		Capabilities             *struct {
@@ -889,11 +894,25 @@ func TestKubernetesSidecar(t *testing.T) {
 		t.Errorf("bouncewatch: want --source.file and --state.file in args, got %q", bw.Args)
 	}
 
+	// The image (deploy/Dockerfile): its entry point is the binary, so args
+	// start with the command; its VOLUME is the state mount; its USER is the
+	// securityContext's.
+	img := parseDockerfile(t)
+	if img.Entrypoint != `["/usr/local/bin/bouncewatch"]` || len(bw.Args) == 0 || bw.Args[0] != "run" {
+		t.Errorf("bouncewatch: want the image's ENTRYPOINT [\"/usr/local/bin/bouncewatch\"] and args starting with run, got %s and %q", img.Entrypoint, bw.Args)
+	}
+	if stateDir != "" && !slices.Contains(img.Volumes, stateDir) {
+		t.Errorf("bouncewatch: the state volume %s is not a VOLUME of %s (%q)", stateDir, dockerfile, img.Volumes)
+	}
+	uid, gid := img.userIDs(t)
 	sc := bw.SecurityContext
 	switch {
 	case sc == nil:
 		t.Errorf("bouncewatch: no securityContext")
 	default:
+		if sc.RunAsUser == nil || *sc.RunAsUser != uid || sc.RunAsGroup == nil || *sc.RunAsGroup != gid {
+			t.Errorf("bouncewatch: want runAsUser %d and runAsGroup %d, the USER of %s", uid, gid, dockerfile)
+		}
 		if sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
 			t.Errorf("bouncewatch: want runAsNonRoot: true")
 		}
@@ -931,40 +950,208 @@ func TestKubernetesSidecar(t *testing.T) {
 	}
 }
 
-// TestDockerfile: what can be checked without a Docker daemon: a static,
-// trimmed build of the daemon, and a final stage that runs as non-root with
-// the port and the state volume.
+// TestDockerfile: what can be checked without building the image
+// (e2e/container_test.go builds and runs it): it needs no registry (FROM
+// scratch, and no RUN: scratch has no shell); deploy/build-image.sh prepares
+// its build context with a static, trimmed build of the daemon with the zone
+// data compiled in; it runs as a non-root USER that its /etc/passwd and
+// /etc/group name and that owns the state volume; port and entry point.
 func TestDockerfile(t *testing.T) {
-	text := readFile(t, dockerfile)
-	var stages []string
-	for _, line := range strings.Split(text, "\n") {
-		if strings.HasPrefix(strings.ToUpper(line), "FROM ") {
-			stages = append(stages, "")
-		}
-		if len(stages) > 0 && !strings.HasPrefix(strings.TrimSpace(line), "#") {
-			stages[len(stages)-1] += line + "\n"
-		}
+	img := parseDockerfile(t)
+	script := readFile(t, buildImageScript)
+	if !slices.Equal(img.From, []string{"scratch"}) {
+		t.Errorf("%s: want one stage, FROM scratch (no registry), got FROM %q", dockerfile, img.From)
 	}
-	if len(stages) < 2 {
-		t.Fatalf("%s: want a multi-stage build, got %d stages", dockerfile, len(stages))
+	for _, run := range img.Runs {
+		t.Errorf("%s: RUN %s: scratch has no shell; prepare the file in %s", dockerfile, run, buildImageScript)
 	}
-	build, final := strings.Join(stages[:len(stages)-1], ""), stages[len(stages)-1]
-	for _, want := range []string{"FROM golang:1.26", "CGO_ENABLED=0", "-trimpath", "./cmd/bouncewatch"} {
-		if !strings.Contains(build, want) {
-			t.Errorf("%s: build stage: want %q", dockerfile, want)
+	for _, c := range img.Copies {
+		if c.From != "" {
+			t.Errorf("%s: COPY --from=%s: there is no other stage", dockerfile, c.From)
+		}
+		first, _, _ := strings.Cut(c.Src, "/")
+		if !strings.Contains(script, `"$ctx/`+first) {
+			t.Errorf("%s: COPY %s: %s does not put %s in the build context", dockerfile, c.Src, buildImageScript, first)
 		}
 	}
-	for _, want := range []string{"EXPOSE 9467", "/var/lib/bouncewatch", "ENTRYPOINT"} {
-		if !strings.Contains(final, want) {
-			t.Errorf("%s: final stage: want %q", dockerfile, want)
+	uid, gid := img.userIDs(t)
+	for _, want := range []struct {
+		path, chown string
+	}{
+		{"/usr/local/bin/bouncewatch", ""},
+		{"/etc/passwd", ""},
+		{"/etc/group", ""},
+		{"/var/lib/bouncewatch", fmt.Sprintf("%d:%d", uid, gid)},
+	} {
+		c, ok := img.copied(want.path)
+		if !ok {
+			t.Errorf("%s: nothing is copied to %s", dockerfile, want.path)
+		} else if c.Chown != want.chown {
+			t.Errorf("%s: COPY to %s: --chown=%q, want %q", dockerfile, want.path, c.Chown, want.chown)
 		}
 	}
-	user := regexp.MustCompile(`(?m)^USER\s+(\S+)`).FindStringSubmatch(final)
-	if user == nil {
-		t.Errorf("%s: final stage: no USER", dockerfile)
-	} else if u, _, _ := strings.Cut(user[1], ":"); u == "root" || u == "0" {
-		t.Errorf("%s: final stage runs as %s", dockerfile, user[1])
+	if !slices.Contains(img.Volumes, "/var/lib/bouncewatch") {
+		t.Errorf("%s: want VOLUME /var/lib/bouncewatch, got %q", dockerfile, img.Volumes)
 	}
+	if !slices.Contains(img.Expose, "9467") {
+		t.Errorf("%s: want EXPOSE 9467", dockerfile)
+	}
+	if img.Entrypoint != `["/usr/local/bin/bouncewatch"]` {
+		t.Errorf("%s: want ENTRYPOINT [\"/usr/local/bin/bouncewatch\"], got %s", dockerfile, img.Entrypoint)
+	}
+	if !strings.Contains(img.Cmd, `"--state.file=/var/lib/bouncewatch/`) {
+		t.Errorf("%s: CMD: want the state file on the volume, got %s", dockerfile, img.Cmd)
+	}
+	if !strings.Contains(img.Labels, "org.opencontainers.image.source=") {
+		t.Errorf("%s: want the OCI label org.opencontainers.image.source", dockerfile)
+	}
+
+	// The user and group the image runs as, by name.
+	entry := func(path string, idField int, id int64) string {
+		for _, line := range strings.Split(readFile(t, path), "\n") {
+			f := strings.Split(line, ":")
+			if len(f) > idField && f[idField] == strconv.FormatInt(id, 10) {
+				return line
+			}
+		}
+		return ""
+	}
+	if line := entry(imagePasswd, 2, uid); line == "" {
+		t.Errorf("%s: no user with the uid %d of USER", imagePasswd, uid)
+	} else if f := strings.Split(line, ":"); len(f) != 7 || f[3] != strconv.FormatInt(gid, 10) || f[5] != "/var/lib/bouncewatch" {
+		t.Errorf("%s: %q: want 7 fields, gid %d, home /var/lib/bouncewatch", imagePasswd, line, gid)
+	}
+	if entry(imageGroup, 2, gid) == "" {
+		t.Errorf("%s: no group with the gid %d of USER", imageGroup, gid)
+	}
+
+	// The binary and the build: static, trimmed, zone data built in (scratch
+	// has no /usr/share/zoneinfo), with buildah from this Dockerfile.
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-tags timetzdata", "./cmd/bouncewatch",
+		"buildah", "deploy/Dockerfile", "deploy/image/etc/passwd", "deploy/image/etc/group"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("%s: want %q", buildImageScript, want)
+		}
+	}
+	if out, err := exec.Command("bash", "-n", buildImageScript).CombinedOutput(); err != nil {
+		t.Errorf("bash -n %s: %v\n%s", buildImageScript, err, out)
+	}
+	if fi, err := os.Stat(buildImageScript); err != nil || fi.Mode()&0o111 == 0 {
+		t.Errorf("%s: want an executable file (%v)", buildImageScript, err)
+	}
+}
+
+// dockerImage is what TestDockerfile and TestKubernetesSidecar read from
+// the Dockerfile: the instructions' arguments as written.
+type dockerImage struct {
+	From, Runs, Volumes, Expose []string
+	User, Entrypoint, Cmd       string
+	Labels                      string
+	Copies                      []dockerCopy
+}
+
+type dockerCopy struct {
+	From, Chown string
+	Src, Dst    string // Dst: the path in the image
+}
+
+// parseDockerfile reads the instructions of deploy/Dockerfile: comments and
+// line continuations, no parser directives or heredocs.
+func parseDockerfile(t *testing.T) dockerImage {
+	t.Helper()
+	var img dockerImage
+	var lines []string
+	pending := ""
+	for _, line := range strings.Split(readFile(t, dockerfile), "\n") {
+		if trimmed := strings.TrimSpace(line); trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if l, ok := strings.CutSuffix(line, "\\"); ok {
+			pending += l + " "
+			continue
+		}
+		lines = append(lines, pending+line)
+		pending = ""
+	}
+	for _, line := range lines {
+		op, args, _ := strings.Cut(strings.TrimSpace(line), " ")
+		args = strings.TrimSpace(args)
+		switch strings.ToUpper(op) {
+		case "FROM":
+			img.From = append(img.From, args)
+		case "RUN":
+			img.Runs = append(img.Runs, args)
+		case "USER":
+			img.User = args
+		case "ENTRYPOINT":
+			img.Entrypoint = args
+		case "CMD":
+			img.Cmd = args
+		case "LABEL":
+			img.Labels += args + " "
+		case "EXPOSE":
+			img.Expose = append(img.Expose, strings.Fields(args)...)
+		case "VOLUME":
+			var v []string
+			if err := json.Unmarshal([]byte(args), &v); err != nil {
+				v = strings.Fields(args)
+			}
+			img.Volumes = append(img.Volumes, v...)
+		case "COPY", "ADD":
+			var c dockerCopy
+			var paths []string
+			for _, f := range strings.Fields(args) {
+				switch {
+				case strings.HasPrefix(f, "--chown="):
+					c.Chown = strings.TrimPrefix(f, "--chown=")
+				case strings.HasPrefix(f, "--from="):
+					c.From = strings.TrimPrefix(f, "--from=")
+				case strings.HasPrefix(f, "--"):
+				default:
+					paths = append(paths, f)
+				}
+			}
+			if len(paths) < 2 {
+				t.Errorf("%s: %s: want sources and a destination", dockerfile, line)
+				continue
+			}
+			dst := paths[len(paths)-1]
+			for _, src := range paths[:len(paths)-1] {
+				c := c
+				c.Src, c.Dst = src, dst
+				if strings.HasSuffix(dst, "/") && !strings.HasSuffix(src, "/") {
+					c.Dst = dst + filepath.Base(src) // a file into a directory
+				}
+				c.Dst = strings.TrimSuffix(c.Dst, "/")
+				img.Copies = append(img.Copies, c)
+			}
+		}
+	}
+	return img
+}
+
+// copied returns the COPY that makes path.
+func (img dockerImage) copied(path string) (dockerCopy, bool) {
+	for _, c := range img.Copies {
+		if c.Dst == path {
+			return c, true
+		}
+	}
+	return dockerCopy{}, false
+}
+
+// userIDs returns USER's numeric uid and gid, failing unless both are
+// given, numeric and not root: Kubernetes' runAsNonRoot can check only a
+// numeric user.
+func (img dockerImage) userIDs(t *testing.T) (uid, gid int64) {
+	t.Helper()
+	u, g, _ := strings.Cut(img.User, ":")
+	uid, err1 := strconv.ParseInt(u, 10, 64)
+	gid, err2 := strconv.ParseInt(g, 10, 64)
+	if err1 != nil || err2 != nil || uid == 0 || gid == 0 {
+		t.Fatalf("%s: want USER uid:gid, numeric and not root, got %q", dockerfile, img.User)
+	}
+	return uid, gid
 }
 
 func readFile(t *testing.T, path string) string {
