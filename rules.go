@@ -20,3 +20,14 @@ func LoadRules(path string) (*parser.RuleSet, error) {
 	}
 	return parser.Load(path)
 }
+
+// AlertRules is the shipped Prometheus alert rules file, served by the
+// daemon's status page.
+//
+//go:embed alerting/bouncewatch.rules.yml
+var AlertRules []byte
+
+// Dashboard is the shipped Grafana dashboard, served by the status page.
+//
+//go:embed deploy/grafana/bouncewatch.json
+var Dashboard []byte

@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/version"
-	"github.com/prometheus/exporter-toolkit/web"
 )
 
 // Handler serves the daemon's endpoints.
@@ -49,19 +47,7 @@ func (d *Daemon) Handler() http.Handler {
 		io.WriteString(w, "Rules reloaded.\n")
 	})
 	if d.cfg.TelemetryPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "bouncewatch",
-			Description: "SMTP enhanced status codes from Postfix and Exim logs, followed from deferral to delivery.",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: d.cfg.TelemetryPath, Text: "Metrics"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/-/ready", Text: "Readiness"},
-			},
-		})
-		if err == nil {
-			mux.Handle("/", landing)
-		}
+		d.statusHandlers(mux)
 	}
 	return mux
 }

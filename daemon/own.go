@@ -51,6 +51,14 @@ func (o *ownMetrics) stateDiscarded() {
 	o.discarded++
 }
 
+// lastCheckpoint returns the time of the last good checkpoint (zero before
+// one) and the failures so far.
+func (o *ownMetrics) lastCheckpoint() (time.Time, uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.checkpoint, o.checkpointFail
+}
+
 // Describe implements prometheus.Collector.
 func (o *ownMetrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descReload

@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/exposition"
+	"github.com/bouncewatch/bouncewatch/status"
 )
 
 // TestCountsLikeReport: the daemon following the lab log from its start
@@ -318,4 +321,52 @@ func TestReloadAppliesLineLimit(t *testing.T) {
 	fmt.Fprintf(f, "Nov 27 06:14:28 tx postfix/smtp[1]: %s\n", strings.Repeat("x", 400))
 	f.Close()
 	r.waitSample(`bouncewatch_log_lines_total{result="too_long",source="mail"}`, 1)
+}
+
+// TestStatusEndpoints: / and /api/v1/status show, during a real outage, the
+// domains deferring with the recipients the metrics count as waiting; the
+// page is served with a strict CSP; the files it links are served.
+func TestStatusEndpoints(t *testing.T) {
+	dir := t.TempDir()
+	postfix, exim := outageNow(t, dir)
+	cfg := testConfig(t, dir, SourceConfig{Name: "postfix", Kind: File, Target: postfix}, SourceConfig{Name: "exim", Kind: File, Target: exim})
+	cfg.FromBeginning = true
+	r := start(t, cfg)
+	waitUntil(t, "ready", func() bool { code, _ := r.get("/-/ready"); return code == 200 })
+	metrics := r.scrape()
+	_, body := r.get("/api/v1/status")
+	var page status.Page
+	if err := json.Unmarshal([]byte(body), &page); err != nil {
+		t.Fatal(err)
+	}
+	if !page.Live || !page.Ready || len(page.Sources) != 2 || page.Checkpoint == nil || page.Rules.Count == 0 {
+		t.Errorf("status: %+v", page)
+	}
+	var sum int64
+	for _, d := range page.Deferring {
+		want := metrics[fmt.Sprintf(`bouncewatch_domain_deferred_recipients{domain=%q,source=%q}`, d.Domain, d.Source)]
+		if float64(d.Pending) != want {
+			t.Errorf("%s %s: %d waiting on the page, %v in the metrics", d.Source, d.Domain, d.Pending, want)
+		}
+		if d.Pending > 0 && (d.CurrentCode.Code != "4.3.2" || d.Oldest == nil || d.OldestAgeSeconds < 0) {
+			t.Errorf("%s %s: %+v", d.Source, d.Domain, d)
+		}
+		sum += d.Pending
+	}
+	if total := metrics.Sum("bouncewatch_tracker_entries"); float64(sum) != total || sum == 0 {
+		t.Errorf("%d recipients waiting on the page, %v in the tracker", sum, total)
+	}
+	resp, err := http.Get(r.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if csp := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != 200 || !strings.HasPrefix(csp, "default-src 'none'") {
+		t.Errorf("/: %d, CSP %q", resp.StatusCode, csp)
+	}
+	for path, want := range map[string]string{"/alerting/bouncewatch.rules.yml": "BouncewatchRepeated432", "/dashboard.json": `"panels"`, "/nothing": "404 page not found"} {
+		if _, body := r.get(path); !strings.Contains(body, want) {
+			t.Errorf("%s lacks %q", path, want)
+		}
+	}
 }

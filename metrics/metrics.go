@@ -407,3 +407,46 @@ func (s *Source) Counts() Counts {
 }
 
 var _ tracker.Sink = (*Source)(nil)
+
+// PendingDomain is the pending gauge of one domain label.
+type PendingDomain struct {
+	Group  tracker.Group
+	N      int64
+	Oldest time.Time // zero when N is 0
+}
+
+// View is what the status page reads of a source's metrics.
+type View struct {
+	Pending []PendingDomain
+	Hours   [24][parser.StatusExpired + 1]uint64 // events by hour of day and status
+	// Delivered counts the recipients delivered after a deferral per bucket
+	// of ResolutionBuckets, and in a last one those that took longer.
+	Delivered []uint64
+}
+
+// View returns what the status page shows of the source.
+func (s *Source) View() View {
+	v := View{Delivered: make([]uint64, len(ResolutionBuckets)+1)}
+	for g, d := range s.pendingDomain {
+		pd := PendingDomain{Group: tracker.Group(g), N: d.n}
+		if d.n > 0 && d.oldest != 0 {
+			pd.Oldest = time.Unix(0, d.oldest)
+		}
+		v.Pending = append(v.Pending, pd)
+	}
+	for k, n := range s.byHour {
+		v.Hours[k.hour][k.status] += n
+	}
+	for k, o := range s.outcomes {
+		if k.outcome != tracker.Delivered || o.resolution.Buckets == nil {
+			continue
+		}
+		var below uint64
+		for i, c := range o.resolution.Buckets {
+			v.Delivered[i] += c - below
+			below = c
+		}
+		v.Delivered[len(ResolutionBuckets)] += o.resolution.Count - below
+	}
+	return v
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/bouncewatch/bouncewatch/metrics"
 	"github.com/bouncewatch/bouncewatch/parser"
 	"github.com/bouncewatch/bouncewatch/state"
+	"github.com/bouncewatch/bouncewatch/status"
 	"github.com/bouncewatch/bouncewatch/tailer"
 	"github.com/bouncewatch/bouncewatch/tracker"
 )
@@ -68,7 +69,7 @@ type Source struct {
 	parser    *parser.Parser
 	tracker   *tracker.Tracker
 	metrics   *metrics.Source
-	sink      tracker.Sink
+	recorder  *status.Recorder
 	obs       Observer
 	now       func() time.Time
 	pos       tailer.Position
@@ -91,13 +92,10 @@ func New(opts Options) *Source {
 	rs := opts.Rules
 	s := &Source{
 		name: opts.Name, logger: opts.Logger.With("source", opts.Name), obs: opts.Observer, now: opts.Now,
-		parser:  parser.NewParser(rs, opts.Name),
-		tracker: tracker.New(rs.Limits.TrackerTTL, rs.Limits.TrackerMaxEntries),
-		metrics: metrics.NewSource(opts.Name, opts.Labels, rs),
-	}
-	s.sink = s.metrics
-	if s.obs != nil {
-		s.sink = tee{s.metrics, s.obs}
+		parser:   parser.NewParser(rs, opts.Name),
+		tracker:  tracker.New(rs.Limits.TrackerTTL, rs.Limits.TrackerMaxEntries),
+		metrics:  metrics.NewSource(opts.Name, opts.Labels, rs),
+		recorder: status.NewRecorder(),
 	}
 	s.maxLine.Store(int64(rs.Limits.MaxLineBytes))
 	s.join.max = rs.Limits.MaxLineBytes
@@ -195,7 +193,7 @@ func (s *Source) line(line []byte, n int, tooLong bool) {
 	var t time.Time
 	if res == parser.Matched {
 		t = s.ev.Time
-		s.tracker.Observe(&s.ev, s.sink)
+		s.tracker.Observe(&s.ev, sink{s})
 	}
 	s.metrics.Line(n, res, t)
 	if s.obs != nil && !tooLong {
@@ -258,23 +256,62 @@ func (s *Source) EachPending(yield func(g tracker.Group, firstCode parser.Code, 
 	s.tracker.Each(yield)
 }
 
-// tee sends what the tracker reports to the metrics and to an observer.
-type tee struct {
-	m   *metrics.Source
-	obs Observer
+// sink hands what the tracker reports to the metrics, the status recorder
+// and the observer, if there is one.
+type sink struct{ s *Source }
+
+func (k sink) Group(domain []byte) tracker.Group { return k.s.metrics.Group(domain) }
+
+func (k sink) Event(ev *parser.Event, g tracker.Group) {
+	k.s.metrics.Event(ev, g)
+	k.s.recorder.Event(ev, g)
+	if k.s.obs != nil {
+		k.s.obs.Event(ev, g)
+	}
 }
 
-func (t tee) Group(domain []byte) tracker.Group { return t.m.Group(domain) }
-func (t tee) Event(ev *parser.Event, g tracker.Group) {
-	t.m.Event(ev, g)
-	t.obs.Event(ev, g)
+func (k sink) Resolved(r *tracker.Resolution) {
+	k.s.metrics.Resolved(r)
+	k.s.recorder.Resolved(r)
+	if k.s.obs != nil {
+		k.s.obs.Resolved(r)
+	}
 }
-func (t tee) Resolved(r *tracker.Resolution) {
-	t.m.Resolved(r)
-	t.obs.Resolved(r)
+
+func (k sink) Pending(c parser.Code, g tracker.Group, delta int, oldest time.Time) {
+	k.s.metrics.Pending(c, g, delta, oldest)
+	k.s.recorder.Pending(c, g, delta)
 }
-func (t tee) Pending(c parser.Code, g tracker.Group, delta int, oldest time.Time) {
-	t.m.Pending(c, g, delta, oldest)
+
+// StatusData returns what the status page shows of the source, counting
+// "lately" back from ref.
+func (s *Source) StatusData(ref time.Time) status.SourceData {
+	s.metricsMu.Lock()
+	defer s.metricsMu.Unlock()
+	v := s.metrics.View()
+	notes := map[tracker.Group]status.DomainNow{}
+	for _, d := range s.recorder.Domains(ref) {
+		notes[d.Group] = d
+	}
+	sd := status.SourceData{Name: s.name, Outcomes: s.recorder.Outcomes(), Hours: v.Hours, Delivered: v.Delivered,
+		Buckets: metrics.ResolutionBuckets, Names: s.metrics.Labels().DomainName}
+	for _, p := range v.Pending {
+		d := status.DomainData{DomainNow: notes[p.Group], Pending: p.N, Oldest: p.Oldest}
+		d.Group = p.Group
+		delete(notes, p.Group)
+		sd.Domains = append(sd.Domains, d)
+	}
+	for _, n := range notes { // deferred lately, nothing pending (never pending: a first code only)
+		sd.Domains = append(sd.Domains, status.DomainData{DomainNow: n})
+	}
+	return sd
+}
+
+// Newest returns the log time of the newest event.
+func (s *Source) Newest() time.Time {
+	s.metricsMu.Lock()
+	defer s.metricsMu.Unlock()
+	return s.recorder.Newest()
 }
 
 // checkpointMeta is the part of a source's checkpoint that is not the
@@ -348,9 +385,9 @@ func (s *Source) Install(r *Restored) {
 	defer s.unlock()
 	s.metrics, s.tracker = r.metrics, r.tracker
 	s.join.parts, s.seq = r.splits, r.seq
-	s.sink = s.metrics
-	if s.obs != nil {
-		s.sink = tee{s.metrics, s.obs}
-	}
+	// The status recorder is not checkpointed; it learns the pending
+	// recipients again, oldest message first.
+	s.recorder = status.NewRecorder()
+	s.tracker.Each(func(g tracker.Group, c parser.Code, _ time.Time) { s.recorder.Pending(c, g, 1) })
 	r.Position.CopyTo(&s.pos)
 }

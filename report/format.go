@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/bouncewatch/bouncewatch/parser"
+	"github.com/bouncewatch/bouncewatch/status"
 	"github.com/bouncewatch/bouncewatch/tracker"
 )
 
@@ -40,7 +41,8 @@ type Doc struct {
 // CodeDoc describes one code.
 type CodeDoc struct {
 	Code        string            `json:"code"`
-	Kind        string            `json:"kind"` // success, soft, hard
+	Kind        string            `json:"kind"`    // delivered, deferred, bounced, expired
+	Meaning     string            `json:"meaning"` // in a postmaster's words
 	Class       string            `json:"class"`
 	Subject     string            `json:"subject"`
 	Description string            `json:"description"`
@@ -87,7 +89,7 @@ type PendingDoc struct {
 // Doc builds the report data.
 func (s *Summary) Doc() *Doc {
 	d := &Doc{
-		Source: s.Source, Files: s.Files, Timezone: zoneName(s.Rules.Location),
+		Source: s.Source, Files: s.Files, Timezone: status.Zone(s.Rules.Location),
 		Lines: map[string]uint64{}, Bytes: s.Bytes,
 		Pending: PendingDoc{Total: len(s.Pending), ByCode: map[string]int{}, ByDomain: map[string]int{}, Oldest: map[string]string{}},
 	}
@@ -110,7 +112,7 @@ func (s *Summary) Doc() *Doc {
 		cs := s.Codes[c]
 		info := c.Describe()
 		cd := CodeDoc{
-			Code: c.String(), Kind: kind(c), Class: info.Class, Subject: info.Subject,
+			Code: c.String(), Kind: status.Kind(c), Meaning: status.Meaning(c), Class: info.Class, Subject: info.Subject,
 			Description: info.Description, Events: map[string]uint64{},
 		}
 		for _, st := range eventStatuses {
@@ -187,25 +189,6 @@ func (s *Summary) Doc() *Doc {
 	return d
 }
 
-// zoneName names a zone; "Local" is spelled out with its current abbreviation.
-func zoneName(loc *time.Location) string {
-	if loc != time.Local {
-		return loc.String()
-	}
-	abbr, _ := time.Now().In(loc).Zone()
-	return "Local, " + abbr
-}
-
-func kind(c parser.Code) string {
-	switch c.Class() {
-	case 2:
-		return "success"
-	case 4:
-		return "soft"
-	}
-	return "hard"
-}
-
 // resolutions gives the exact percentiles of a code's times to delivery, and
 // of the times to any outcome when some recipients were not delivered.
 func resolutions(cs *CodeStats) []ResolutionDoc {
@@ -263,81 +246,118 @@ func (s *Summary) WritePrometheus(w io.Writer) error {
 func (s *Summary) WriteText(w io.Writer) error {
 	d := s.Doc()
 	b := &strings.Builder{}
-	total := uint64(0)
+	var total uint64
 	for _, v := range d.Lines {
 		total += v
 	}
-	fmt.Fprintf(b, "bouncewatch report: %d lines, %d bytes from %s\n", total, d.Bytes, strings.Join(d.Files, ", "))
-	fmt.Fprintf(b, "lines: %d matched, %d skipped, %d unmatched, %d too long, %d bad time\n",
-		d.Lines["matched"], d.Lines["skipped"], d.Lines["unmatched"], d.Lines["too_long"], d.Lines["bad_time"])
+	fmt.Fprintf(b, "bouncewatch report of %s\n", strings.Join(d.Files, ", "))
+	if s.Order != "" {
+		fmt.Fprintf(b, "(%s)\n", s.Order)
+	}
+	fmt.Fprintf(b, "%d lines (%s): %d delivery results, %d other lines (not delivery results)", total, byteSize(d.Bytes), d.Lines["matched"], d.Lines["unmatched"])
+	for _, r := range []struct{ key, what string }{
+		{"skipped", "skipped on purpose (verification probes, queued-only, -N)"},
+		{"too_long", "too long, skipped"},
+		{"bad_time", "with a time that could not be read"},
+		{"incomplete", "parts of split lines that never became whole"},
+	} {
+		if n := d.Lines[r.key]; n > 0 {
+			fmt.Fprintf(b, ", %d %s", n, r.what)
+		}
+	}
+	b.WriteString("\n")
 	if d.First != nil {
-		fmt.Fprintf(b, "log time: %s to %s (%s)\n", d.First.Format("2006-01-02 15:04:05"), d.Last.Format("2006-01-02 15:04:05"), d.Timezone)
+		last := d.Last.Format("2006-01-02 15:04:05")
+		if d.First.Format("2006-01-02") == d.Last.Format("2006-01-02") {
+			last = d.Last.Format("15:04:05")
+		}
+		fmt.Fprintf(b, "log time: %s to %s (%s)\n", d.First.Format("2006-01-02 15:04:05"), last, d.Timezone)
 	}
 
-	b.WriteString("\nStatus codes\n")
+	b.WriteString("\nWhat happened, by code\n")
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CODE\tKIND\tSENT\tDEFERRED\tBOUNCED\tEXPIRED\tDESCRIPTION")
+	fmt.Fprintln(tw, "CODE\tDELIVERED\tDEFERRED\tBOUNCED\tEXPIRED\tMEANING")
 	for _, c := range d.Codes {
-		desc := c.Description
-		if desc == "" {
-			desc = "(not registered) " + c.Subject
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", c.Code, c.Kind, c.Events["sent"], c.Events["deferred"], c.Events["bounced"], c.Events["expired"], desc)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", c.Code, c.Events["sent"], c.Events["deferred"], c.Events["bounced"], c.Events["expired"], c.Meaning)
 	}
 	tw.Flush()
+	b.WriteString("Counts are of log lines: a recipient deferred three times is three deferrals; an\nexpired message counts one expiry per recipient still waiting.\n")
 
-	fmt.Fprintf(b, "\nTop affected domains (deferred, bounced or expired; up to %d)\n", TopDomains)
-	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DOMAIN\tDEFERRED\tBOUNCED\tEXPIRED\tSENT\tCODES")
-	for _, dd := range d.Domains {
-		codes := make([]string, 0, len(dd.Codes))
-		for c, v := range dd.Codes {
-			codes = append(codes, fmt.Sprintf("%s×%d", c, v))
-		}
-		sort.Strings(codes)
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", dd.Domain, dd.Events["deferred"], dd.Events["bounced"], dd.Events["expired"], dd.Events["sent"], strings.Join(codes, " "))
-	}
-	tw.Flush()
-
-	b.WriteString("\nRetries by first temporary code: outcomes, success rate, time from first deferral\n")
-	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CODE\tDELIVERED\tBOUNCED\tEXPIRED\tABANDONED\tSUCCESS\tTIMES OF\tN\tP50\tP90\tP99")
-	for _, c := range d.Codes {
-		if c.Outcomes == nil {
-			continue
-		}
-		for i, r := range c.Resolution {
-			if i == 0 {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f%%\t", c.Code, c.Outcomes["delivered"], c.Outcomes["bounced"], c.Outcomes["expired"], c.Outcomes["abandoned"], 100**c.SuccessRate)
-			} else {
-				fmt.Fprint(tw, "\t\t\t\t\t\t")
+	if len(d.Domains) > 0 {
+		fmt.Fprintf(b, "\nDomains with deferrals, bounces or expiries (the %d with the most)\n", TopDomains)
+		tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "DOMAIN\tDEFERRALS\tBOUNCED\tEXPIRED\tDELIVERED\tCODES")
+		for _, dd := range d.Domains {
+			codes := make([]string, 0, len(dd.Codes))
+			for c, v := range dd.Codes {
+				codes = append(codes, fmt.Sprintf("%s×%d", c, v))
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.Outcome, r.N, dur(r.P50), dur(r.P90), dur(r.P99))
+			sort.Strings(codes)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", dd.Domain, dd.Events["deferred"], dd.Events["bounced"], dd.Events["expired"], dd.Events["sent"], strings.Join(codes, " "))
+		}
+		tw.Flush()
+	}
+
+	var retried bool
+	for _, c := range d.Codes {
+		retried = retried || c.Outcomes != nil
+	}
+	if retried {
+		b.WriteString("\nDeferred recipients, by the code of their first deferral: how they ended\n")
+		var abandoned uint64
+		tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "FIRST CODE\tRECIPIENTS\tDELIVERED\tBOUNCED\tEXPIRED\tABANDONED\tDELIVERED IN THE END\tTIME TO DELIVERY p50 p90 p99")
+		for _, c := range d.Codes {
+			if c.Outcomes == nil {
+				continue
+			}
+			var n uint64
+			for _, v := range c.Outcomes {
+				n += v
+			}
+			times := "-"
+			if len(c.Resolution) > 0 && c.Resolution[0].Outcome == "delivered" {
+				r := c.Resolution[0]
+				times = dur(r.P50) + " " + dur(r.P90) + " " + dur(r.P99)
+			}
+			abandoned += c.Outcomes["abandoned"]
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.0f%%\t%s\n", c.Code, n, c.Outcomes["delivered"], c.Outcomes["bounced"], c.Outcomes["expired"], c.Outcomes["abandoned"], 100**c.SuccessRate, times)
+		}
+		tw.Flush()
+		if abandoned > 0 {
+			b.WriteString("Abandoned: the message left the queue with the recipient still waiting, or\nthe tracker let it go (tracker_ttl, tracker_max_entries).\n")
 		}
 	}
-	tw.Flush()
 
-	fmt.Fprintf(b, "\nHour of day (%s): deferred, bounced and expired events\n", d.Timezone)
-	var max uint64
+	fmt.Fprintf(b, "\nFailures by hour of day (%s): deferred, bounced and expired lines\n", d.Timezone)
 	fails := make([]uint64, 24)
+	var peak uint64
+	firstHour, lastHour := -1, -1
 	for i, h := range d.Hours {
 		fails[i] = h.Events["deferred"] + h.Events["bounced"] + h.Events["expired"]
-		if fails[i] > max {
-			max = fails[i]
+		peak = max(peak, fails[i])
+		if fails[i] > 0 {
+			if firstHour < 0 {
+				firstHour = i
+			}
+			lastHour = i
 		}
 	}
-	for i, h := range d.Hours {
-		bar := 0
-		if max > 0 {
-			bar = int(math.Round(float64(fails[i]) / float64(max) * 40))
-		}
-		fmt.Fprintf(b, "%s %-40s %d\n", h.Hour, strings.Repeat("█", bar), fails[i])
+	if firstHour < 0 {
+		b.WriteString("none\n")
+	}
+	for i := firstHour; i >= 0 && i <= lastHour; i++ {
+		bar := int(math.Round(float64(fails[i]) / float64(peak) * 40))
+		fmt.Fprintf(b, "%s  %-40s  %d\n", d.Hours[i].Hour, strings.Repeat("█", bar), fails[i])
+	}
+	if firstHour >= 0 && (firstHour > 0 || lastHour < 23) {
+		b.WriteString("(the other hours: none)\n")
 	}
 
-	fmt.Fprintf(b, "\nStill pending at the end: %d recipients\n", d.Pending.Total)
+	fmt.Fprintf(b, "\nStill waiting for a retry at the end: %d recipients\n", d.Pending.Total)
 	if d.Pending.Total > 0 {
 		tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "DOMAIN\tPENDING\tOLDEST DEFERRAL")
+		fmt.Fprintln(tw, "DOMAIN\tWAITING\tOLDEST DEFERRAL")
 		domains := make([]string, 0, len(d.Pending.ByDomain))
 		for dom := range d.Pending.ByDomain {
 			domains = append(domains, dom)
@@ -357,4 +377,42 @@ func (s *Summary) WriteText(w io.Writer) error {
 
 func dur(sec float64) string {
 	return (time.Duration(sec * float64(time.Second))).Round(time.Second).String()
+}
+
+func byteSize(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// WriteHTML writes the report as one self-contained page, with the status
+// page's components: what was still deferring at the end, what was
+// resolved, the charts, the files read.
+func (s *Summary) WriteHTML(w io.Writer) error {
+	ref := s.Last
+	p := &status.Page{Title: "bouncewatch report", Version: status.Version(), Generated: time.Now(), Timezone: status.Zone(s.Rules.Location), Whole: true}
+	status.Build(p, ref, []status.SourceData{s.pipe.StatusData(ref)})
+	c := s.pipe.Counts()
+	src := status.SourceState{Name: s.Source, Kind: "files", Target: strings.Join(s.Files, ", "), Readable: true, CaughtUp: true,
+		Lines: map[string]uint64{}, Bytes: c.Bytes, Rotations: map[string]uint64{}}
+	for r, n := range c.Lines {
+		src.Lines[parser.Result(r).String()] = n
+	}
+	if !s.Last.IsZero() {
+		last := s.Last
+		src.LastEvent = &last
+	}
+	p.Sources = []status.SourceState{src}
+	p.Rules = status.Rules{File: s.Rules.File, Count: len(s.Rules.Rules), OK: true}
+	sub := strings.Join(s.Files, ", ")
+	if !s.First.IsZero() {
+		sub += fmt.Sprintf(" · log time %s to %s", s.First.In(s.Rules.Location).Format("2006-01-02 15:04"), s.Last.In(s.Rules.Location).Format("2006-01-02 15:04"))
+	}
+	return status.WriteHTML(w, p, sub)
 }

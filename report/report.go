@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -55,10 +56,13 @@ type Summary struct {
 	Domains  map[string]*DomainStats
 	Hours    [24][parser.StatusExpired + 1]uint64
 	Pending  []Pending
-	labels   *metrics.Labels
-	onLine   func(file string, lineNo int, line []byte, res parser.Result)
-	file     string
-	lineNo   int
+	// Order says how the files were ordered when that was not as given.
+	Order  string
+	labels *metrics.Labels
+	pipe   *pipeline.Source
+	onLine func(file string, lineNo int, line []byte, res parser.Result)
+	file   string
+	lineNo int
 }
 
 // CodeStats is everything seen of one enhanced status code.
@@ -165,36 +169,54 @@ func Run(ctx context.Context, opts Options, files []string) (*Summary, error) {
 	s.Metrics = metrics.NewSet(s.labels)
 	p := pipeline.New(pipeline.Options{Name: opts.Source, Rules: rs, Labels: s.labels, Observer: s})
 	p.Register(s.Metrics)
-	prog := newProgress(opts.Progress)
+	s.pipe = p
+	// Every file is there before anything is read: a wrong name gives an
+	// error, not half a report.
 	for _, name := range files {
+		if name == "-" {
+			continue
+		}
+		st, err := os.Stat(name)
+		if err != nil {
+			return nil, err
+		}
+		if st.IsDir() {
+			return nil, fmt.Errorf("%s: is a directory", name)
+		}
+	}
+	s.Files, s.Order = byLogTime(files, opts)
+	prog := newProgress(opts.Progress)
+	var runErr error
+	for _, name := range s.Files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		r, ref, closeFn, err := open(name, opts)
 		if err != nil {
-			return nil, err
+			runErr = err
+			break
 		}
 		if !opts.Reference.IsZero() {
 			ref = opts.Reference
 		}
 		p.SetReference(ref)
 		s.file, s.lineNo = name, 0
-		var lines uint64
 		_, err = tailer.ReadLines(r, rs.Limits.MaxLineBytes, true, func(line []byte, n int, tooLong bool) error {
 			if tooLong {
 				s.lineNo++
 			}
 			p.Feed(line, n, tooLong)
-			lines++
-			prog.tick(lines)
+			prog.tick()
 			return nil
 		})
 		closeErr := closeFn()
 		if err != nil {
-			return nil, fmt.Errorf("%s: after line %d: %w", name, s.lineNo, explain(err))
+			runErr = fmt.Errorf("%s: after line %d: %w", name, s.lineNo, explain(err))
+			break
 		}
 		if closeErr != nil {
-			return nil, fmt.Errorf("%s: %w", name, closeErr)
+			runErr = fmt.Errorf("%s: %w", name, closeErr)
+			break
 		}
 	}
 	prog.done()
@@ -204,7 +226,80 @@ func Run(ctx context.Context, opts Options, files []string) (*Summary, error) {
 		s.Pending = append(s.Pending, Pending{s.labels.DomainName(g), code, first})
 	})
 	sort.SliceStable(s.Pending, func(i, j int) bool { return s.Pending[i].First.Before(s.Pending[j].First) })
-	return s, nil
+	return s, runErr
+}
+
+// NothingRecognised says the input had lines but not one a rule knew: not a
+// Postfix or Exim mail log, or one in a shape the rules miss.
+func (s *Summary) NothingRecognised() bool {
+	var total uint64
+	for _, n := range s.Lines {
+		total += n
+	}
+	return total > 0 && s.Lines[parser.Matched]+s.Lines[parser.Skipped] == 0
+}
+
+// byLogTime orders files by the log time of their first line, so that
+// `report mail.log*` (which the shell lists newest last, but mail.log.1
+// after mail.log) follows a deferral to its delivery. Files whose first time
+// cannot be read keep their place among the others; standard input stays
+// where it is given. The note says what was done, when anything was.
+func byLogTime(files []string, opts Options) ([]string, string) {
+	type keyed struct {
+		name  string
+		first time.Time
+	}
+	ks := make([]keyed, len(files))
+	for i, f := range files {
+		ks[i] = keyed{name: f}
+		if f != "-" {
+			ks[i].first = firstTime(f, opts)
+		}
+		if ks[i].first.IsZero() {
+			return files, "" // not every file has a time to order by
+		}
+	}
+	sorted := slices.Clone(ks)
+	slices.SortStableFunc(sorted, func(a, b keyed) int { return a.first.Compare(b.first) })
+	out := make([]string, len(sorted))
+	changed := false
+	for i, k := range sorted {
+		out[i] = k.name
+		changed = changed || k.name != files[i]
+	}
+	if !changed {
+		return files, ""
+	}
+	return out, "read in the order of their first log times: " + strings.Join(out, ", ")
+}
+
+// firstTime reads the log time of the first line of a file that has one,
+// among its first lines.
+func firstTime(name string, opts Options) time.Time {
+	r, ref, closeFn, err := open(name, opts)
+	if err != nil {
+		return time.Time{}
+	}
+	defer closeFn()
+	if !opts.Reference.IsZero() {
+		ref = opts.Reference
+	}
+	tp := parser.NewTimeParser(opts.Rules.Location)
+	tp.SetReference(ref)
+	var first time.Time
+	errStop := errors.New("stop")
+	n := 0
+	tailer.ReadLines(r, opts.Rules.Limits.MaxLineBytes, true, func(line []byte, _ int, tooLong bool) error {
+		if n++; n > 100 {
+			return errStop
+		}
+		if t, _, ok := tp.Parse(line); ok && !tooLong {
+			first = t
+			return errStop
+		}
+		return nil
+	})
+	return first
 }
 
 func explain(err error) error {
@@ -265,7 +360,7 @@ type progress struct {
 
 func newProgress(w io.Writer) *progress { return &progress{w: w, t0: time.Now()} }
 
-func (p *progress) tick(lines uint64) {
+func (p *progress) tick() {
 	if p.w == nil {
 		return
 	}

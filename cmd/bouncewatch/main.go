@@ -88,8 +88,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	runCmd.Flag("web.enable-lifecycle", "Enable POST /-/reload (as in Prometheus).").BoolVar(&cfg.EnableLifecycle)
 	cfg.Web = kingpinflag.AddFlags(runCmd, ":9467")
 
-	reportCmd := app.Command("report", "Read finished log files (plain, .gz, - for stdin) in the order given, as one stream, and summarise them.")
-	reportFormat := reportCmd.Flag("format", "Output format: text, json or prometheus.").Default("text").Enum("text", "json", "prometheus")
+	reportCmd := app.Command("report", "Read finished log files (plain, .gz, - for stdin) as one stream, in the order of their first log times, and summarise them.")
+	reportFormat := reportCmd.Flag("format", "Output format: text, json, prometheus, or html (one self-contained page with charts).").Default("text").Enum("text", "json", "prometheus", "html")
 	reportSource := reportCmd.Flag("source", "Value of the source label.").Default("report").String()
 	reportFiles := reportCmd.Arg("file", "Log files; - is standard input.").Required().Strings()
 

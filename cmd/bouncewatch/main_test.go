@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -55,21 +56,77 @@ func bw(t *testing.T, stdin []byte, args ...string) (string, string, int) {
 
 const postfixLog = "../../testdata/lab/postfix.log"
 
+// TestReportText: the text report of the lab log is what README.md shows
+// (so the README never drifts from the real output), and says what a
+// postmaster needs in words a postmaster uses.
 func TestReportText(t *testing.T) {
 	out, stderr, code := bw(t, nil, "report", postfixLog)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "Example (`report testdata/lab/postfix.log`, in UTC):\n\n```\n"
+	_, example, ok := strings.Cut(string(readme), marker)
+	if !ok {
+		t.Fatal("README.md has no report example")
+	}
+	example, _, _ = strings.Cut(example, "```")
+	if want := strings.ReplaceAll(out, "../../testdata", "testdata"); example != want {
+		t.Errorf("README.md's example differs from the real output; the real output is:\n%s", want)
+	}
 	for _, want := range []string{
-		"366 lines",
-		"153 matched, 0 skipped, 213 unmatched, 0 too long, 0 bad time",
-		"4.3.2  soft     0     19        0        0        System not accepting network messages",
-		"retry.example          9         0        0        3     4.3.2×9",
-		"Still pending at the end: 0 recipients",
+		"366 lines (48.9 KiB): 153 delivery results, 213 other lines (not delivery results)\n",
+		"2.0.0  33         0         0        0        delivered\n",
+		"4.4.7  0          0         0        10       expired: the queue lifetime ran out, returned to the sender\n",
+		"4.3.2       5           3          0        2        0          60%                   40s 40s 40s\n",
+		"06  ████████████████████████████████████████  75\n(the other hours: none)\n",
+		"Still waiting for a retry at the end: 0 recipients",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestReportShellOrder: `report mail.log*` lists mail.log before
+// mail.log.1; the files are read in the order of their first log times,
+// and the report says so.
+func TestReportShellOrder(t *testing.T) {
+	data, err := os.ReadFile(postfixLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	dir := t.TempDir()
+	older, newer := filepath.Join(dir, "mail.log.1"), filepath.Join(dir, "mail.log")
+	os.WriteFile(older, []byte(strings.Join(lines[:200], "")), 0o644)
+	os.WriteFile(newer, []byte(strings.Join(lines[200:], "")), 0o644)
+	want, _, _ := bw(t, nil, "report", "--format=prometheus", postfixLog)
+	got, stderr, code := bw(t, nil, "report", "--format=prometheus", newer, older)
+	if code != 0 || !strings.Contains(stderr, "read in the order of their first log times: "+older+", "+newer) {
+		t.Errorf("want the order said on stderr, got exit %d: %s", code, stderr)
+	}
+	strip := func(s string) string { return regexp.MustCompile(`(?m)^.*_timestamp_seconds.*$`).ReplaceAllString(s, "") }
+	if strip(got) != strip(want) {
+		t.Error("the files in the shell's order give other figures than the whole log")
+	}
+	text, _, _ := bw(t, nil, "report", newer, older)
+	if !strings.Contains(text, "(read in the order of their first log times: "+older+", "+newer+")") {
+		t.Errorf("the text report does not say the order:\n%.300s", text)
+	}
+}
+
+// TestReportNothingRecognised: a file with no delivery line (a reject log,
+// journalctl -o cat output) says so and suggests check.
+func TestReportNothingRecognised(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "cat.log")
+	os.WriteFile(f, []byte("6BD60BE58E: to=<a@b.example>, relay=none, delay=0, delays=0/0/0/0, dsn=4.4.1, status=deferred (x)\nconnect from unknown[192.0.2.1]\n"), 0o644)
+	out, stderr, code := bw(t, nil, "report", f)
+	if code != 1 || out != "" || !strings.Contains(stderr, "no delivery line recognised in "+f) || !strings.Contains(stderr, "bouncewatch check "+f) {
+		t.Errorf("want exit 1 saying nothing was recognised and how to check, got %d: %q %q", code, out, stderr)
 	}
 }
 
@@ -201,7 +258,7 @@ func TestReportErrors(t *testing.T) {
 		want string
 	}{
 		{"missing file", []string{"report", filepath.Join(dir, "nope.log")}, 1, "nope.log: no such file or directory"},
-		{"truncated gzip", []string{"report", truncated}, 1, "mail.log.1.gz: after line"},
+		{"truncated gzip: the report of what was read, then the error", []string{"report", truncated}, 1, "mail.log.1.gz: after line"},
 		{"not gzip", []string{"report", notgz}, 1, "plain.gz: gzip: invalid header"},
 		{"directory", []string{"report", dir}, 1, "is a directory"},
 		{"bad rules", []string{"--config.file=" + badRules, "report", postfixLog}, 1, "rules.yaml:3: rule \"x\": compile match: error parsing regexp"},
@@ -216,6 +273,11 @@ func TestReportErrors(t *testing.T) {
 				t.Errorf("want exit %d with %q, got exit %d: %s", tt.code, tt.want, code, stderr)
 			}
 		})
+	}
+	// What was read before the damage is reported.
+	out, _, _ := bw(t, nil, "report", truncated)
+	if !strings.Contains(out, "bouncewatch report of "+truncated) || !strings.Contains(out, "delivery results") {
+		t.Errorf("want the report of what was read before the truncation, got %q", out)
 	}
 }
 

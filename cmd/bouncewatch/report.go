@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/bouncewatch/bouncewatch/parser"
 	"github.com/bouncewatch/bouncewatch/report"
@@ -16,22 +19,33 @@ func runReport(ctx context.Context, rs *parser.RuleSet, source, format string, f
 		opts.Progress = stderr
 	}
 	s, err := report.Run(ctx, opts, files)
-	if err != nil {
+	if s == nil {
 		return err
+	}
+	// What was read is reported even when a file could not be read to its
+	// end (a truncated .gz): then the error, and exit status 1.
+	if s.NothingRecognised() && err == nil {
+		return fmt.Errorf("no delivery line recognised in %s: is it a Postfix or Exim mail log (not a reject log, nor journalctl -o cat without time stamps)? `bouncewatch check %s` shows what the rules match", strings.Join(s.Files, ", "), strings.Join(s.Files, " "))
+	}
+	if s.Order != "" && format != "text" {
+		fmt.Fprintf(stderr, "bouncewatch: %s\n", s.Order)
 	}
 	w := bufio.NewWriter(stdout)
+	var werr error
 	switch format {
 	case "json":
-		err = s.WriteJSON(w)
+		werr = s.WriteJSON(w)
 	case "prometheus":
-		err = s.WritePrometheus(w)
+		werr = s.WritePrometheus(w)
+	case "html":
+		werr = s.WriteHTML(w)
 	default:
-		err = s.WriteText(w)
+		werr = s.WriteText(w)
 	}
-	if err != nil {
-		return err
+	if werr == nil {
+		werr = w.Flush()
 	}
-	return w.Flush()
+	return errors.Join(werr, err)
 }
 
 func isTerminal(f *os.File) bool {
