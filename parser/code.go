@@ -1,6 +1,9 @@
 package parser
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+)
 
 // Code is an RFC 3463 enhanced status code (class.subject.detail) packed into
 // one integer so that events and map keys carry no strings. The zero Code means
@@ -108,27 +111,32 @@ func parseReply(b []byte) uint16 {
 // code, gives the reply's class with .0.0. Without any reply it takes the first
 // free-standing code in the text.
 func codeFromText(text []byte) (Code, uint16) {
-	for i := 0; i+3 < len(text); i++ {
-		c := text[i]
-		if c != '2' && c != '4' && c != '5' {
-			continue
-		}
-		if i > 0 && (i < 2 || !(text[i-2] == ':' && text[i-1] == ' ' || text[i-2] == '=' && text[i-1] == '"')) {
-			continue // a reply starts the text, or follows ": " or `="` (Exim's C="250 ...")
-		}
-		if !isDigit(text[i+1]) || !isDigit(text[i+2]) || (text[i+3] != ' ' && text[i+3] != '-') {
-			continue
-		}
-		reply := parseReply(text[i : i+3])
-		class := int(c - '0')
-		rest := text[i+4:]
-		if code, n := scanCode(rest); n > 0 && code.Class() == class && (n == len(rest) || !isWordByte(rest[n])) {
+	// Candidates are few (the text's start, each ": " and `="`), so look for
+	// them with IndexByte rather than at every byte.
+	colon, quote := -1, -1
+	for i := 0; i+3 < len(text); {
+		if code, reply, ok := replyAt(text, i); ok {
 			return code, reply
 		}
-		code, _ := NewCode(class, 0, 0)
-		return code, reply
+		if colon <= i {
+			colon = after(text, i+1, ':', ' ')
+		}
+		if quote <= i {
+			quote = after(text, i+1, '=', '"')
+		}
+		i = min(colon, quote)
 	}
-	for i := 0; i+4 < len(text); i++ {
+	// No reply: the first free-standing code, found by its first dot.
+	for k := 1; k < len(text); k++ {
+		j := bytes.IndexByte(text[k:], '.')
+		if j < 0 {
+			break
+		}
+		k += j
+		i := k - 1
+		if i+4 >= len(text) {
+			break
+		}
 		if i > 0 && isWordByte(text[i-1]) {
 			continue
 		}
@@ -137,4 +145,35 @@ func codeFromText(text []byte) (Code, uint16) {
 		}
 	}
 	return 0, 0
+}
+
+// replyAt reads a reply ("451 " or "451-") at i and the code after it.
+func replyAt(text []byte, i int) (Code, uint16, bool) {
+	c := text[i]
+	if c != '2' && c != '4' && c != '5' || !isDigit(text[i+1]) || !isDigit(text[i+2]) || (text[i+3] != ' ' && text[i+3] != '-') {
+		return 0, 0, false
+	}
+	reply := parseReply(text[i : i+3])
+	class := int(c - '0')
+	rest := text[i+4:]
+	if code, n := scanCode(rest); n > 0 && code.Class() == class && (n == len(rest) || !isWordByte(rest[n])) {
+		return code, reply, true
+	}
+	code, _ := NewCode(class, 0, 0)
+	return code, reply, true
+}
+
+// after returns the first position from from on that follows the two bytes
+// a and b, or len(text).
+func after(text []byte, from int, a, b byte) int {
+	for k := max(from-2, 0); k+1 < len(text); k++ {
+		j := bytes.IndexByte(text[k:len(text)-1], a)
+		if j < 0 {
+			break
+		}
+		if k += j; text[k+1] == b {
+			return k + 2
+		}
+	}
+	return len(text)
 }

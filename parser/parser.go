@@ -1,7 +1,10 @@
 package parser
 
 import (
+	"bytes"
 	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/fastregexp"
 )
 
 // Result says what became of one line.
@@ -37,7 +40,22 @@ type Parser struct {
 	times  *TimeParser
 	ref    time.Time
 	domain []byte
+	match  fastregexp.Matcher
+	caps   []int
+	// lits says, for the line being parsed, which of the rule set's
+	// literals were looked for (litSeen) and found (litIn).
+	lits []uint8
+	// keys holds, for the line being parsed, where each literal key first
+	// occurs (keyUnknown: not looked for yet; -1: nowhere).
+	keys []int
 }
+
+const keyUnknown = -2
+
+const (
+	litSeen = 1 << iota
+	litIn
+)
 
 // NewParser returns a parser for the lines of the named source.
 func NewParser(rs *RuleSet, source string) *Parser {
@@ -75,14 +93,39 @@ func (p *Parser) Parse(line []byte, ev *Event) (Result, *Rule) {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
+	rs := p.rules
+	if n := len(rs.literals); cap(p.lits) < n {
+		p.lits = make([]uint8, n)
+	}
+	if n := len(rs.keys); cap(p.keys) < n {
+		p.keys = make([]int, n)
+	}
+	lits, keys := p.lits[:len(rs.literals)], p.keys[:len(rs.keys)]
+	clear(lits)
+	for i := range keys {
+		keys[i] = keyUnknown
+	}
 	for _, r := range p.rules.Rules {
-		if !r.contains.in(line) {
-			continue
+		if r.lit >= 0 {
+			st := lits[r.lit]
+			if st == 0 {
+				l, k := &rs.literals[r.lit], rs.litKey[r.lit]
+				if keys[k] == keyUnknown {
+					keys[k] = bytes.IndexByte(line, l.key)
+				}
+				st = litSeen
+				if l.inFrom(line, keys[k]) {
+					st |= litIn
+				}
+				lits[r.lit] = st
+			}
+			if st&litIn == 0 {
+				continue
+			}
 		}
 		var m []int
 		if r.re != nil {
-			m = r.re.FindSubmatchIndex(line)
-			if m == nil {
+			if m = p.find(r, line); m == nil {
 				continue
 			}
 		}
@@ -92,6 +135,19 @@ func (p *Parser) Parse(line []byte, ev *Event) (Result, *Rule) {
 		return p.fill(line, r, m, ev), r
 	}
 	return Unmatched, nil
+}
+
+// find matches the rule's regexp, with the fast matcher when it takes it.
+func (p *Parser) find(r *Rule, line []byte) []int {
+	if r.fast != nil {
+		if m, ok := p.match.FindSubmatchIndex(r.fast, line, p.caps); ok {
+			if m != nil {
+				p.caps = m
+			}
+			return m
+		}
+	}
+	return r.re.FindSubmatchIndex(line)
 }
 
 // group returns the first non-empty capture of field f.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bouncewatch/bouncewatch/internal/fastregexp"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
@@ -76,6 +77,13 @@ type RuleSet struct {
 	Limits        Limits
 	AlwaysDomains []string
 	Rules         []*Rule
+	// literals are the rules' prefilters, each once: rules that share one
+	// (", status=") search a line for it once. keys are the bytes they are
+	// searched by, each once, and litKey the index of each literal's key:
+	// literals with the same key (" => ", " -> ") share its first search.
+	literals []literal
+	keys     []byte
+	litKey   []int
 }
 
 // Field names a capture group may have.
@@ -96,18 +104,30 @@ var fieldNames = [numFields]string{"time", "queue_id", "recipient", "domain", "r
 
 // Rule is one compiled rule.
 type Rule struct {
-	Name     string
-	Line     int // line of the rule in its file
-	contains literal
+	Name string
+	Line int // line of the rule in its file
+	// contains is the literal a line must have: the rule's contains, or
+	// else one its regexp requires; lit is its index in the rule set's
+	// literals (-1: none).
+	contains string
+	lit      int
 	re       *regexp.Regexp
-	skip     bool
-	status   Status
-	code     Code
-	inherit  bool
+	// fast runs re when fastregexp can (every shipped rule); slow says why
+	// it cannot.
+	fast    *fastregexp.Prog
+	slow    string
+	skip    bool
+	status  Status
+	code    Code
+	inherit bool
 	// groups[f] lists the submatch indexes of field f; names may repeat, and the
 	// first group that matched wins.
 	groups [numFields][]int
 }
+
+// Slow says why the rule's regexp runs on package regexp rather than the
+// faster matcher ("" when it does not).
+func (r *Rule) Slow() string { return r.slow }
 
 // Skip reports whether lines this rule matches are deliberately ignored.
 func (r *Rule) Skip() bool { return r.skip }
@@ -201,6 +221,21 @@ func Parse(name string, data []byte) (*RuleSet, error) {
 			return nil, fmt.Errorf("%s:%d: rule %q: duplicate name (first at line %d)", name, r.Line, r.Name, prev)
 		}
 		seen[r.Name] = r.Line
+		r.lit = -1
+		if r.contains != "" {
+			r.lit = slices.IndexFunc(rs.literals, func(l literal) bool { return string(l.text) == r.contains })
+			if r.lit < 0 {
+				r.lit = len(rs.literals)
+				l := newLiteral(r.contains)
+				rs.literals = append(rs.literals, l)
+				k := bytes.IndexByte(rs.keys, l.key)
+				if k < 0 {
+					k = len(rs.keys)
+					rs.keys = append(rs.keys, l.key)
+				}
+				rs.litKey = append(rs.litKey, k)
+			}
+		}
 		rs.Rules = append(rs.Rules, r)
 	}
 	return rs, nil
@@ -216,7 +251,7 @@ func orDefault(v, d int) int {
 // compileRule validates one rule. Its errors start with "LINE: rule ...", so the
 // caller only puts the file name in front.
 func compileRule(rc RuleConfig, ln ruleLines) (*Rule, error) {
-	r := &Rule{Name: rc.Name, Line: ln.item, skip: rc.Skip, inherit: rc.InheritCode, contains: newLiteral(rc.Contains)}
+	r := &Rule{Name: rc.Name, Line: ln.item, skip: rc.Skip, inherit: rc.InheritCode, contains: rc.Contains}
 	errf := func(key, format string, args ...any) error {
 		line := ln.item
 		if l, ok := ln.keys[key]; ok {
@@ -236,6 +271,12 @@ func compileRule(rc RuleConfig, ln ruleLines) (*Rule, error) {
 			return nil, errf("match", "compile match: %w", err)
 		}
 		r.re = re
+		if r.fast, err = fastregexp.Compile(rc.Match); err != nil {
+			r.slow = err.Error()
+		}
+		if r.contains == "" {
+			r.contains = bestLiteral(fastregexp.Required(rc.Match))
+		}
 		for i, n := range re.SubexpNames() {
 			if n == "" {
 				continue

@@ -31,8 +31,8 @@ import (
 // Observer sees what the pipeline does, for the report: every line, every
 // event and every outcome. Calls come under the source's lock.
 type Observer interface {
-	// Line sees a line that was not too long, its result, the rule that
-	// matched (nil for none) and, when Matched, its event.
+	// Line sees every line, its result, the rule that matched (nil for
+	// none) and, when Matched, its event. A too-long line is nil, TooLong.
 	Line(line []byte, res parser.Result, rule *parser.Rule, ev *parser.Event)
 	Event(ev *parser.Event, g tracker.Group)
 	Resolved(r *tracker.Resolution)
@@ -159,6 +159,15 @@ func (s *Source) Feed(line []byte, n int, tooLong bool) {
 	s.line(line, n, tooLong)
 }
 
+// FeedLines counts lines of a finished file (the report) under one lock.
+func (s *Source) FeedLines(lines []tailer.Line) {
+	s.lock()
+	defer s.unlock()
+	for i := range lines {
+		s.line(lines[i].Data, lines[i].N, lines[i].TooLong)
+	}
+}
+
 // SetReference sets the time year-less time stamps are read relative to: the
 // modification time of a finished file.
 func (s *Source) SetReference(t time.Time) {
@@ -196,7 +205,10 @@ func (s *Source) line(line []byte, n int, tooLong bool) {
 		s.tracker.Observe(&s.ev, sink{s})
 	}
 	s.metrics.Line(n, res, t)
-	if s.obs != nil && !tooLong {
+	if s.obs != nil {
+		if tooLong {
+			line = nil
+		}
 		var ev *parser.Event
 		if res == parser.Matched {
 			ev = &s.ev

@@ -229,6 +229,15 @@ func cleanReply(dst []byte, text []byte) int {
 	}
 	n := 0
 	for len(text) > 0 {
+		if c := text[0]; c >= 0x20 && c < 0x7f { // printable ASCII, most of it
+			if n == len(dst) {
+				break
+			}
+			dst[n] = c
+			n++
+			text = text[1:]
+			continue
+		}
 		r, size := utf8.DecodeRune(text)
 		text = text[size:]
 		if r == utf8.RuneError && size <= 1 || r < 0x20 || r == 0x7f {

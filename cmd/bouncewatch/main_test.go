@@ -109,7 +109,9 @@ func TestReportShellOrder(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "read in the order of their first log times: "+older+", "+newer) {
 		t.Errorf("want the order said on stderr, got exit %d: %s", code, stderr)
 	}
-	strip := func(s string) string { return regexp.MustCompile(`(?m)^.*_timestamp_seconds.*$`).ReplaceAllString(s, "") }
+	strip := func(s string) string {
+		return regexp.MustCompile(`(?m)^.*_timestamp_seconds.*$`).ReplaceAllString(s, "")
+	}
 	if strip(got) != strip(want) {
 		t.Error("the files in the shell's order give other figures than the whole log")
 	}

@@ -1,0 +1,233 @@
+package fastregexp
+
+import (
+	"errors"
+	"math/rand/v2"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// agree checks that the program finds exactly what regexp finds in b.
+func agree(t testing.TB, re *regexp.Regexp, p *Prog, b []byte) {
+	t.Helper()
+	expr := re.String()
+	want := re.FindSubmatchIndex(b)
+	var m Matcher
+	got, ok := m.FindSubmatchIndex(p, b, nil)
+	if !ok {
+		return // gave up: the caller asks regexp, which is what want is
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("regexp %q on %q:\n got %v\nwant %v", expr, b, got, want)
+	}
+}
+
+func TestShippedShapes(t *testing.T) {
+	for _, c := range []struct {
+		expr string
+		in   []string
+	}{
+		{` (?P<queue_id>[0-9A-Za-z]{5,}): to=<(?P<recipient>[^>]*)>,(?: orig_to=<[^>]*>,)? relay=(?P<relay>[^,]*),(?: [a-z_]+=[^,]*,)*? dsn=(?P<code>[245]\.\d{1,3}\.\d{1,3}), status=(?P<status>sent|deferred|bounced) \(`, []string{
+			"Nov 28 15:48:47 mx1 postfix/smtp[42948]: 8C2BEA703B: to=<lena@popa.com>, relay=popa-com.mail.protection.example.com[203.0.113.37]:25, delay=1333, delays=1333/0.01/0.04/0.18, dsn=4.0.0, status=deferred (host said: 451 busy)",
+			"Nov 27 06:53:01 mx1 postfix/smtp[2548]: 71DD352A8E: to=<pat75@digefoshop.ch>, orig_to=<p@x>, relay=mx1.digefoshop.ch[203.0.113.83]:25, conn_use=12, delay=0.91, delays=0.46/0.02/0.38/0.03, dsn=2.0.0, status=sent (250 OK id=1xWppO-0001Yo-2D)",
+			"Nov 27 06:53:01 mx1 postfix/smtp[2548]: 71DD352A8E: to=<pät@dïgé.ch>, relay=none, delay=0.91, dsn=5.1.1, status=bounced (x)",
+			"Nov 27 06:53:01 mx1 postfix/smtp[2548]: 71DD352A8E: to=<pat75@digefoshop.ch>, relay=none, delay=0.91, dsn=5.1.1, status=expired (x)",
+			"postfix/smtp[2548]: 71DD: to=<x>, relay=none, dsn=5.1.1, status=sent (",
+		}},
+		{` (?P<queue_id>[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{11}-[0-9A-Za-z]{4}|[0-9A-Za-z]{6}-[0-9A-Za-z]{2})) == (?:[^\s@<]+ <(?P<recipient>[^>]*)>|(?P<recipient>[^\s<:]+))(?: <[^>]*>)? .*defer \(-?\d+\): [Rr]etry time not (?:yet )?reached`, []string{
+			"2026-11-27 11:16:00 1xWqvM-000Slu-9a == carol26@cetearonline.fr routing defer (-52): retry time not reached",
+			"2026-11-27 11:16:00 1xWqvM-000Slu-9a == carol26@cetearonline.fr <c@x> routing defer (-52): Retry time not yet reached",
+			"2026-11-27 11:16:00 1xWqvM-000Slu-9a == \"a b\"@x R=d defer (-52): retry time not reached",
+			"2026-11-27 11:16:00 1xWqvM-000Slu-9a == a@é defer (12): retry time not reached defer (1): retry time not reached",
+		}},
+		{` == \S+ .*defer \((?:0|-1)\): (?:SMTP delivery explicitly queued|domain matches queue_smtp_domains, or -odqs set)`, []string{
+			"2026-11-27 11:16:00 1xWqvM-000Slu-9a == a@b R=x T=y defer (0): SMTP delivery explicitly queued",
+			"2026-11-27 11:16:00 1xWqvM-000Slu-9a == a@b R=x T=y defer (-1): domain matches queue_smtp_domains, or -odqs set",
+			"2026-11-27 11:16:00 1xWqvM-000Slu-9a == a@b R=x T=y defer (-44): SMTP error from remote mail server after RCPT TO:<a@b>: 451 4.3.2 busy",
+		}},
+		{` (?P<queue_id>[0-9A-Za-z]{6}-(?:[0-9A-Za-z]{11}-[0-9A-Za-z]{4}|[0-9A-Za-z]{6}-[0-9A-Za-z]{2})) Completed$`, []string{
+			"2026-11-29 19:08:47 1xXkGT-00Do4i-El Completed",
+			"2026-11-29 19:08:47 1xXkGT-00Do4i-El Completed ",
+			"2026-11-29 19:08:47 1xXkGT-00Do4i-Elx Completed",
+		}},
+		{`: (?P<text>.*)$`, []string{"a: b: c", "a: é\xff", "a:\n: b\n"}},
+		{`(?m)^(?P<a>\w+):\s*(.*?)$`, []string{"x: y\nz:w", "", "é: x"}},
+	} {
+		p, err := Compile(c.expr)
+		if err != nil {
+			t.Fatalf("%s: %v", c.expr, err)
+		}
+		re := regexp.MustCompile(c.expr)
+		for _, in := range c.in {
+			agree(t, re, p, []byte(in))
+		}
+	}
+}
+
+func TestRequired(t *testing.T) {
+	for expr, want := range map[string][]string{
+		` (?P<queue_id>[0-9A-Za-z]{5,}): to=<(?P<recipient>[^>]*)>,(?: orig_to=<[^>]*>,)? relay=`: {" ", ": to=<", ">,", " relay="},
+		` == \S+ .*defer \((?:0|-1)\): (?:SMTP|domain)`:                                           {" == ", " ", "defer (", "): "},
+		`(?:ab)+c?(?:de){2,3}(?:f)*|x`:                                                            nil,
+		`(?i:abc)(x)`:                                                                             {"x"},
+	} {
+		if got := Required(expr); !slices.Equal(got, want) {
+			t.Errorf("Required(%q) = %q, want %q", expr, got, want)
+		}
+	}
+}
+
+func TestRefuses(t *testing.T) {
+	for _, expr := range []string{
+		`(?i)kelvin`, `(?i)é`, `\bword\b`, `(a*)*`, `[^a]{2}x`, `.?x`, `[à-ü]+`, `\pL+`, `\x{FFFD}`,
+		`[^>]*?`,             // lazy wide run that may end the match inside a character
+		`[^a]*[^b]*c`,        // a wide run followed by one
+		`(?:ab|cd|ef){1000}`, // too big
+	} {
+		_, err := Compile(expr)
+		if !errors.Is(err, ErrUnsupported) {
+			t.Errorf("Compile(%q) = %v, want ErrUnsupported", expr, err)
+		}
+	}
+}
+
+// TestRandomAgainstRegexp compares thousands of generated regexps with
+// regexp on generated inputs, including invalid UTF-8 and newlines.
+func TestRandomAgainstRegexp(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	n, compiled := 150000, 0
+	if testing.Short() {
+		n = 2000
+	}
+	for range n {
+		expr := genRegexp(r, 4)
+		if r.IntN(3) == 0 {
+			// The shape of most rules: a literal, a run, what follows.
+			runs := []string{"[a-c]{2,}", "[^,]+", "[ab1]{1,3}", `\S+`, "[^>]*"}
+			expr = []string{" ", ", ", "a"}[r.IntN(3)] + "(" + runs[r.IntN(len(runs))] + ")" + genRegexp(r, 3)
+		}
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			continue
+		}
+		p, err := Compile(expr)
+		if err != nil {
+			if !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("Compile(%q): %v", expr, err)
+			}
+			continue
+		}
+		compiled++
+		req := Required(expr)
+		for range 20 {
+			in := genInput(r)
+			agree(t, re, p, in)
+			if m := re.FindIndex(in); m != nil {
+				for _, lit := range req {
+					if !strings.Contains(string(in[m[0]:m[1]]), lit) {
+						t.Fatalf("%q matches %q in %q without the required %q", expr, in[m[0]:m[1]], in, lit)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d of %d generated regexps compiled", compiled, n)
+	if compiled < n/4 {
+		t.Errorf("only %d of %d generated regexps compiled; the test covers too little", compiled, n)
+	}
+}
+
+var (
+	atoms = []string{"a", "b", "ab", " ", ">", "é", ",", `\.`, "[ab]", "[^a]", `\S`, `\s`, `\d`, ".", "[a-c]", "[^>]", "[^,]", `[^\s<]`, "(?s:.)", "$", "^", "(?m:^)", "(?m:$)", "[0-9A-Za-z]", "(?i:ab)", "[Rr]"}
+	reps  = []string{"*", "+", "?", "*?", "+?", "??", "{2}", "{1,3}", "{2,}", "{0,2}?"}
+)
+
+func genRegexp(r *rand.Rand, depth int) string {
+	if depth == 0 || r.IntN(3) == 0 {
+		return atoms[r.IntN(len(atoms))]
+	}
+	switch r.IntN(5) {
+	case 0:
+		return genRegexp(r, depth-1) + "|" + genRegexp(r, depth-1)
+	case 1:
+		return "(" + genRegexp(r, depth-1) + ")" + reps[r.IntN(len(reps))]
+	case 2:
+		return "(?:" + genRegexp(r, depth-1) + ")"
+	case 3:
+		return atoms[r.IntN(len(atoms))] + reps[r.IntN(len(reps))] + genRegexp(r, depth-1)
+	}
+	return genRegexp(r, depth-1) + genRegexp(r, depth-1) + genRegexp(r, depth-1)
+}
+
+func genInput(r *rand.Rand) []byte {
+	parts := []string{"a", "b", " ", ">", ",", "é", "\xff", "\xc3", "\n", "1", "x", "<", "ab", "."}
+	var sb strings.Builder
+	for range r.IntN(30) {
+		sb.WriteString(parts[r.IntN(len(parts))])
+	}
+	return []byte(sb.String())
+}
+
+// FuzzAgainstRegexp: whatever Compile accepts matches as regexp does.
+func FuzzAgainstRegexp(f *testing.F) {
+	f.Add(` (?P<q>[0-9A-Z]{5,}): to=<(?P<r>[^>]*)>`, "x 12345: to=<a@b>")
+	f.Add(`a*?b|[^a]+$`, "aab\xffé")
+	f.Add(`(?m)^x(.*)$`, "y\nxé\n")
+	f.Fuzz(func(t *testing.T, expr, in string) {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return
+		}
+		p, err := Compile(expr)
+		if err != nil {
+			return
+		}
+		agree(t, re, p, []byte(in))
+	})
+}
+
+// BenchmarkShipped times the matchers on a Postfix delivery line.
+func BenchmarkShipped(b *testing.B) {
+	line := []byte("Nov 28 15:48:47 mx1 postfix/smtp[42948]: 8C2BEA703B: to=<lena@popa.com>, relay=popa-com.mail.protection.example.com[203.0.113.37]:25, delay=1333, delays=1333/0.01/0.04/0.18, dsn=4.0.0, status=deferred (host popa-com.mail.protection.example.com[203.0.113.37] said: 451 Mailbox busy, try again later (in reply to RCPT TO command))")
+	expr := ` (?P<queue_id>[0-9A-Za-z]{5,}): to=<(?P<recipient>[^>]*)>,(?: orig_to=<[^>]*>,)? relay=(?P<relay>[^,]*),(?: [a-z_]+=[^,]*,)*? dsn=(?P<code>[245]\.\d{1,3}\.\d{1,3}), status=(?P<status>sent|deferred|bounced) \(`
+	re := regexp.MustCompile(expr)
+	p, err := Compile(expr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("regexp", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			re.FindSubmatchIndex(line)
+		}
+	})
+	b.Run("fastregexp", func(b *testing.B) {
+		b.ReportAllocs()
+		var m Matcher
+		var dst []int
+		for b.Loop() {
+			dst, _ = m.FindSubmatchIndex(p, line, dst)
+		}
+	})
+}
+
+// TestGivesUp: a regexp that backtracks exponentially on a hostile line
+// gives up within its budget (the caller then asks regexp, which takes
+// linear time) instead of running for ever.
+func TestGivesUp(t *testing.T) {
+	p, err := Compile(`x(?:aa|a)*b`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := []byte("x" + strings.Repeat("a", 60))
+	var m Matcher
+	if _, ok := m.FindSubmatchIndex(p, line, nil); ok {
+		t.Fatal("2^60 ways to fail, and it did not give up")
+	}
+	// The budget is per call: a line it can do still works after.
+	if got, ok := m.FindSubmatchIndex(p, []byte("xaab"), nil); !ok || !slices.Equal(got, []int{0, 4}) {
+		t.Errorf("got %v %v", got, ok)
+	}
+}

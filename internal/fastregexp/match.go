@@ -1,0 +1,294 @@
+package fastregexp
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// Matcher runs programs; it holds the scratch space that makes a match
+// allocate nothing. It is not safe for concurrent use.
+type Matcher struct {
+	stack []entry
+	caps  []int
+	steps int
+}
+
+// entry is a choice left to try, or a capture to restore on the way back.
+type entry struct {
+	kind uint8
+	pc   int
+	a, b int
+}
+
+const (
+	kBranch  uint8 = iota // resume at pc, position a
+	kRestore              // capture slot a had value b
+	kGreedy               // run at pc: try shorter ends from b-1 down to a
+	kLazy                 // run at pc: try longer ends from a+1 up to b
+)
+
+// FindSubmatchIndex is regexp's FindSubmatchIndex, appending to dst[:0]. ok
+// is false when the match would take too many steps (a regexp that
+// backtracks a lot on this input): the caller should ask regexp instead.
+func (m *Matcher) FindSubmatchIndex(p *Prog, b []byte, dst []int) (match []int, ok bool) {
+	m.steps = 4*len(p.insts)*(len(b)+1) + 4096
+	if cap(m.caps) < p.ncap {
+		m.caps = make([]int, p.ncap)
+	}
+	caps := m.caps[:p.ncap]
+	for pos := 0; pos <= len(b); {
+		if p.prefix != nil {
+			i := bytes.Index(b[pos:], p.prefix)
+			if i < 0 {
+				return nil, true
+			}
+			pos += i
+		} else if !p.nullableStart {
+			if pos == len(b) {
+				return nil, true
+			}
+			if c := b[pos]; !p.first[c] {
+				if c < utf8.RuneSelf {
+					pos++
+				} else {
+					_, w := utf8.DecodeRune(b[pos:])
+					pos += w
+				}
+				if m.steps--; m.steps < 0 {
+					return nil, false
+				}
+				continue
+			}
+		}
+		if p.quick >= 0 && !quickOK(&p.insts[p.quick], b, pos+len(p.prefix)) {
+			if m.steps--; m.steps < 0 {
+				return nil, false
+			}
+			pos++ // the prefix is ASCII or a whole character: step past its first byte
+			continue
+		}
+		for i := range caps {
+			caps[i] = -1
+		}
+		found, ok := m.try(p, b, pos, caps)
+		if !ok {
+			return nil, false
+		}
+		if found {
+			return append(dst[:0], caps...), true
+		}
+		if p.anchored || pos == len(b) {
+			break
+		}
+		// Matches start between characters, as regexp's do.
+		if b[pos] < utf8.RuneSelf {
+			pos++
+		} else {
+			_, w := utf8.DecodeRune(b[pos:])
+			pos += w
+		}
+	}
+	return nil, true
+}
+
+// nextCandidate returns the first end from c to hi (inclusive) a lazy run
+// of in may have, or hi+1.
+func nextCandidate(in *inst, b []byte, c, hi int) int {
+	if in.next >= 0 {
+		if i := bytes.IndexByte(b[c:min(hi+1, len(b))], byte(in.next)); i >= 0 {
+			return c + i
+		}
+		return hi + 1
+	}
+	for c <= hi && !candidate(in, b, c) {
+		c++
+	}
+	return c
+}
+
+// quickOK says whether the run in can begin at pos: long enough, and ended
+// by a byte that can follow it.
+func quickOK(in *inst, b []byte, pos int) bool {
+	end := len(b)
+	if in.max >= 0 && pos+in.max < end {
+		end = pos + in.max
+	}
+	n := pos
+	for n < end && in.class[b[n]] {
+		n++
+	}
+	return n-pos >= in.min && n < len(b) && in.follow[b[n]]
+}
+
+// candidate reports whether a run of in may end at c: what follows can start
+// there.
+func candidate(in *inst, b []byte, c int) bool {
+	return in.followAny || c < len(b) && in.follow[b[c]]
+}
+
+// try runs the program from pos, depth first in regexp's order of
+// preference, and stops at the first match.
+func (m *Matcher) try(p *Prog, b []byte, pos int, caps []int) (found, ok bool) {
+	stack := m.stack[:0]
+	defer m.keep(&stack)
+	pc := 0
+	for {
+		if m.steps--; m.steps < 0 {
+			return false, false
+		}
+		in := &p.insts[pc]
+		switch in.op {
+		case opMatch:
+			return true, true
+		case opLit:
+			if len(b)-pos >= len(in.lit) && bytes.Equal(b[pos:pos+len(in.lit)], in.lit) {
+				pos += len(in.lit)
+				pc++
+				continue
+			}
+		case opByte:
+			if pos < len(b) && in.class[b[pos]] {
+				pos++
+				pc++
+				continue
+			}
+		case opRun:
+			end := len(b)
+			if in.max >= 0 && pos+in.max < end {
+				end = pos + in.max
+			}
+			n := pos
+			if in.stop >= 0 {
+				if i := bytes.IndexByte(b[pos:end], byte(in.stop)); i >= 0 {
+					n += i
+				} else {
+					n = end
+				}
+			} else {
+				for n < end && in.class[b[n]] {
+					n++
+				}
+			}
+			m.steps -= (n - pos) >> 4
+			lo := pos + in.min
+			if n < lo {
+				break
+			}
+			if in.greedy {
+				c := n
+				if !candidate(in, b, c) {
+					if in.possessive {
+						break
+					}
+					if in.next >= 0 {
+						c = lo + bytes.LastIndexByte(b[lo:c], byte(in.next)) // lo-1 when none
+					} else {
+						for c--; c >= lo && !candidate(in, b, c); c-- {
+						}
+					}
+					if c < lo {
+						break
+					}
+				}
+				if c > lo && !in.possessive {
+					stack = append(stack, entry{kind: kGreedy, pc: pc, a: lo, b: c})
+				}
+				pos, pc = c, pc+1
+				continue
+			}
+			c := nextCandidate(in, b, lo, n)
+			if c > n {
+				break
+			}
+			if c < n {
+				stack = append(stack, entry{kind: kLazy, pc: pc, a: c, b: n})
+			}
+			pos, pc = c, pc+1
+			continue
+		case opSplit:
+			stack = append(stack, entry{kind: kBranch, pc: in.y, a: pos})
+			pc = in.x
+			continue
+		case opJmp:
+			pc = in.x
+			continue
+		case opSave:
+			if len(stack) > 0 { // with no choice left, nothing is undone
+				stack = append(stack, entry{kind: kRestore, a: in.x, b: caps[in.x]})
+			}
+			caps[in.x] = pos
+			pc++
+			continue
+		case opAssert:
+			if assert(in.x, b, pos) {
+				pc++
+				continue
+			}
+		}
+		// Failed: take the latest choice left.
+		for {
+			if len(stack) == 0 {
+				return false, true
+			}
+			e := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if m.steps--; m.steps < 0 {
+				return false, false
+			}
+			switch e.kind {
+			case kBranch:
+				pc, pos = e.pc, e.a
+			case kRestore:
+				caps[e.a] = e.b
+				continue
+			case kGreedy:
+				in := &p.insts[e.pc]
+				c := e.b - 1
+				if in.next >= 0 {
+					c = e.a + bytes.LastIndexByte(b[e.a:e.b], byte(in.next)) // e.a-1 when none
+				} else {
+					for c >= e.a && !candidate(in, b, c) {
+						c--
+					}
+				}
+				m.steps -= (e.b - c) >> 4
+				if c < e.a {
+					continue
+				}
+				if c > e.a {
+					stack = append(stack, entry{kind: kGreedy, pc: e.pc, a: e.a, b: c})
+				}
+				pc, pos = e.pc+1, c
+			case kLazy:
+				in := &p.insts[e.pc]
+				c := nextCandidate(in, b, e.a+1, e.b)
+				m.steps -= (c - e.a) >> 4
+				if c > e.b {
+					continue
+				}
+				if c < e.b {
+					stack = append(stack, entry{kind: kLazy, pc: e.pc, a: c, b: e.b})
+				}
+				pc, pos = e.pc+1, c
+			}
+			break
+		}
+	}
+}
+
+// keep holds on to the stack's memory for the next match.
+func (m *Matcher) keep(stack *[]entry) { m.stack = (*stack)[:0] }
+
+func assert(kind int, b []byte, pos int) bool {
+	switch kind {
+	case atBeginText:
+		return pos == 0
+	case atEndText:
+		return pos == len(b)
+	case atBeginLine:
+		return pos == 0 || b[pos-1] == '\n'
+	case atEndLine:
+		return pos == len(b) || b[pos] == '\n'
+	}
+	return false
+}
