@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"slices"
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/fastregexp"
@@ -111,10 +112,10 @@ func (p *Parser) Parse(line []byte, ev *Event) (Result, *Rule) {
 			if st == 0 {
 				l, k := &rs.literals[r.lit], rs.litKey[r.lit]
 				if keys[k] == keyUnknown {
-					keys[k] = bytes.IndexByte(line, l.key)
+					keys[k] = bytes.IndexByte(line, l.Key())
 				}
 				st = litSeen
-				if l.inFrom(line, keys[k]) {
+				if l.InFrom(line, keys[k]) {
 					st |= litIn
 				}
 				lits[r.lit] = st
@@ -122,6 +123,9 @@ func (p *Parser) Parse(line []byte, ev *Event) (Result, *Rule) {
 			if st&litIn == 0 {
 				continue
 			}
+		}
+		if len(r.also) > 0 && !slices.ContainsFunc(r.also, func(l fastregexp.Literal) bool { return l.In(line) }) {
+			continue
 		}
 		var m []int
 		if r.re != nil {
@@ -196,7 +200,7 @@ func (p *Parser) fill(line []byte, r *Rule, m []int, ev *Event) Result {
 	}
 	ev.Reply = parseReply(group(line, r, m, fieldReply))
 	if b := group(line, r, m, fieldCode); b != nil {
-		if c, ok := ParseCode(string(b)); ok {
+		if c, n := scanCode(b); n == len(b) {
 			ev.Code = c
 		}
 	}

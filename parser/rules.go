@@ -81,7 +81,7 @@ type RuleSet struct {
 	// (", status=") search a line for it once. keys are the bytes they are
 	// searched by, each once, and litKey the index of each literal's key:
 	// literals with the same key (" => ", " -> ") share its first search.
-	literals []literal
+	literals []fastregexp.Literal
 	keys     []byte
 	litKey   []int
 }
@@ -111,6 +111,10 @@ type Rule struct {
 	// literals (-1: none).
 	contains string
 	lit      int
+	// also is a long literal (or a choice of them) the regexp requires
+	// besides contains, such as "SMTP delivery explicitly queued": a line
+	// with none of them skips the regexp.
+	also []fastregexp.Literal
 	re       *regexp.Regexp
 	// fast runs re when fastregexp can (every shipped rule); slow says why
 	// it cannot.
@@ -223,15 +227,15 @@ func Parse(name string, data []byte) (*RuleSet, error) {
 		seen[r.Name] = r.Line
 		r.lit = -1
 		if r.contains != "" {
-			r.lit = slices.IndexFunc(rs.literals, func(l literal) bool { return string(l.text) == r.contains })
+			r.lit = slices.IndexFunc(rs.literals, func(l fastregexp.Literal) bool { return l.Text() == r.contains })
 			if r.lit < 0 {
 				r.lit = len(rs.literals)
-				l := newLiteral(r.contains)
+				l := fastregexp.NewLiteral(r.contains)
 				rs.literals = append(rs.literals, l)
-				k := bytes.IndexByte(rs.keys, l.key)
+				k := bytes.IndexByte(rs.keys, l.Key())
 				if k < 0 {
 					k = len(rs.keys)
-					rs.keys = append(rs.keys, l.key)
+					rs.keys = append(rs.keys, l.Key())
 				}
 				rs.litKey = append(rs.litKey, k)
 			}
@@ -274,9 +278,7 @@ func compileRule(rc RuleConfig, ln ruleLines) (*Rule, error) {
 		if r.fast, err = fastregexp.Compile(rc.Match); err != nil {
 			r.slow = err.Error()
 		}
-		if r.contains == "" {
-			r.contains = bestLiteral(fastregexp.Required(rc.Match))
-		}
+		r.contains, r.also = prefilter(rc.Contains, fastregexp.Required(rc.Match))
 		for i, n := range re.SubexpNames() {
 			if n == "" {
 				continue
@@ -323,6 +325,38 @@ func compileRule(rc RuleConfig, ln ruleLines) (*Rule, error) {
 		return nil, errf("match", "a %s rule needs a (?P<recipient>...) group", r.status)
 	}
 	return r, nil
+}
+
+// prefilter chooses what a line is searched for before a rule's regexp
+// runs: contains, or else the best literal the regexp requires; and besides
+// it, a choice of long literals the regexp requires (at least 8 bytes each,
+// which few lines have), when there is one that contains does not imply.
+func prefilter(contains string, required [][]string) (string, []fastregexp.Literal) {
+	if contains == "" {
+		var single []string
+		for _, set := range required {
+			if len(set) == 1 {
+				single = append(single, set[0])
+			}
+		}
+		contains = fastregexp.Best(single)
+	}
+	var also []string
+	longest := 7 // the shortest literal of the set chosen, and below 8 none is
+	for _, set := range required {
+		shortest := len(set[0])
+		for _, s := range set {
+			shortest = min(shortest, len(s))
+		}
+		if shortest > longest && !(len(set) == 1 && strings.Contains(contains, set[0])) {
+			also, longest = set, shortest
+		}
+	}
+	var lits []fastregexp.Literal
+	for _, s := range also {
+		lits = append(lits, fastregexp.NewLiteral(s))
+	}
+	return contains, lits
 }
 
 func fieldIndex(name string) int {

@@ -105,6 +105,7 @@ func (p *Prog) analyse() error {
 		}
 	}
 	p.quick = p.quickStart()
+	p.anchor = p.anchorAfter(p.quick)
 	start := p.nextAt(0)
 	p.first = &start.first
 	p.nullableStart = start.match || start.assert
@@ -112,6 +113,7 @@ func (p *Prog) analyse() error {
 		switch in := p.insts[1]; {
 		case in.op == opLit:
 			p.prefix = in.lit
+			p.prefixLit = NewLiteral(string(in.lit))
 		case in.op == opAssert && in.x == atBeginText:
 			p.anchored = true
 		}
@@ -150,4 +152,33 @@ func (p *Prog) quickStart() int {
 		break
 	}
 	return -1
+}
+
+// anchorAfter returns the literal that comes right after the quick run
+// (captures aside), when the run cannot begin inside the prefix (the
+// prefix ends with a byte outside its class): then each occurrence of the
+// literal gives one place a match can start, and only one.
+func (p *Prog) anchorAfter(quick int) *Literal {
+	if quick < 0 {
+		return nil
+	}
+	run := &p.insts[quick]
+	prefix := p.insts[1].lit
+	if run.class[prefix[len(prefix)-1]] {
+		return nil
+	}
+	for pc := quick + 1; pc < len(p.insts); pc++ {
+		switch in := &p.insts[pc]; in.op {
+		case opSave:
+			continue
+		case opLit:
+			if run.class[in.lit[0]] { // the run would go through it
+				return nil
+			}
+			l := NewLiteral(string(in.lit))
+			return &l
+		}
+		break
+	}
+	return nil
 }

@@ -83,6 +83,8 @@ type Prog struct {
 	insts  []inst
 	ncap   int    // capture slots, 2 per group including the whole match
 	prefix []byte // every match starts with it
+	// prefixLit searches for it by its rarest byte.
+	prefixLit Literal
 	first  *[256]bool
 	// anchored: the regexp starts with ^; a match starts at 0 or nowhere.
 	anchored bool
@@ -92,6 +94,10 @@ type Prog struct {
 	// quick is the pc of the run every match begins with after the
 	// prefix, checked before the program runs (-1: none); see quickStart.
 	quick int
+	// anchor, when not nil, is the literal that follows that run: a match
+	// starts just before the run of the class that ends at an occurrence of
+	// it, which is found faster than trying every occurrence of the prefix.
+	anchor *Literal
 	expr  string
 }
 

@@ -36,9 +36,12 @@ func (m *Matcher) FindSubmatchIndex(p *Prog, b []byte, dst []int) (match []int, 
 		m.caps = make([]int, p.ncap)
 	}
 	caps := m.caps[:p.ncap]
+	if p.anchor != nil {
+		return m.anchored(p, b, dst, caps)
+	}
 	for pos := 0; pos <= len(b); {
 		if p.prefix != nil {
-			i := bytes.Index(b[pos:], p.prefix)
+			i := p.prefixLit.Index(b[pos:])
 			if i < 0 {
 				return nil, true
 			}
@@ -104,6 +107,42 @@ func nextCandidate(in *inst, b []byte, c, hi int) int {
 		c++
 	}
 	return c
+}
+
+// anchored finds the match of a program with an anchor (see Prog.anchor):
+// for each occurrence of the anchor, in order, the run of the class that
+// ends there, and the prefix before it, give the one start to try.
+func (m *Matcher) anchored(p *Prog, b []byte, dst, caps []int) ([]int, bool) {
+	run, prefix := &p.insts[p.quick], p.prefix
+	for from := 0; from < len(b); {
+		i := p.anchor.Index(b[from:])
+		if i < 0 {
+			return nil, true
+		}
+		q := from + i
+		from = q + 1
+		s := q
+		for s > 0 && run.class[b[s-1]] {
+			s--
+		}
+		if m.steps -= 1 + (q-s)>>4; m.steps < 0 {
+			return nil, false
+		}
+		if n := q - s; n < run.min || run.max >= 0 && n > run.max || s < len(prefix) || !bytes.Equal(b[s-len(prefix):s], prefix) {
+			continue
+		}
+		for i := range caps {
+			caps[i] = -1
+		}
+		found, ok := m.try(p, b, s-len(prefix), caps)
+		if !ok {
+			return nil, false
+		}
+		if found {
+			return append(dst[:0], caps...), true
+		}
+	}
+	return nil, true
 }
 
 // quickOK says whether the run in can begin at pos: long enough, and ended

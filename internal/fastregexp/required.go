@@ -5,11 +5,14 @@ import (
 	"unicode/utf8"
 )
 
-// Required returns literals that every match of expr contains, in the order
-// they appear: the literal parts of its top-level sequence, looking inside
-// groups and into repetitions that happen at least once. A line without one
-// of them cannot match, which a byte search says faster than any matcher.
-func Required(expr string) []string {
+// Required returns what every match of expr contains, in the order it
+// appears: sets of literals, of which each match contains at least one (a
+// set of one is a literal every match contains). They come from the
+// literal parts of its top-level sequence, looking inside groups, into
+// repetitions that happen at least once, and into alternations whose every
+// branch requires a literal (one per branch). A line without any literal of
+// a set cannot match, which a byte search says faster than any matcher.
+func Required(expr string) [][]string {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
 		return nil
@@ -17,7 +20,7 @@ func Required(expr string) []string {
 	return required(re, nil)
 }
 
-func required(re *syntax.Regexp, out []string) []string {
+func required(re *syntax.Regexp, out [][]string) [][]string {
 	switch re.Op {
 	case syntax.OpLiteral:
 		if re.Flags&syntax.FoldCase == 0 {
@@ -26,7 +29,7 @@ func required(re *syntax.Regexp, out []string) []string {
 				b = utf8.AppendRune(b, r)
 			}
 			if len(b) > 0 {
-				out = append(out, string(b))
+				out = append(out, []string{string(b)})
 			}
 		}
 	case syntax.OpCapture, syntax.OpPlus:
@@ -39,6 +42,22 @@ func required(re *syntax.Regexp, out []string) []string {
 		for _, sub := range re.Sub {
 			out = required(sub, out)
 		}
+	case syntax.OpAlternate:
+		// One literal per branch: the longest each requires.
+		var set []string
+		for _, sub := range re.Sub {
+			best := ""
+			for _, s := range required(sub, nil) {
+				if len(s) == 1 && len(s[0]) > len(best) {
+					best = s[0]
+				}
+			}
+			if best == "" {
+				return out // a branch that requires nothing: neither does the whole
+			}
+			set = append(set, best)
+		}
+		out = append(out, set)
 	}
 	return out
 }

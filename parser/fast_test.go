@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,45 +12,6 @@ import (
 
 	"github.com/bouncewatch/bouncewatch/internal/fastregexp"
 )
-
-func TestLiteral(t *testing.T) {
-	tests := []struct {
-		lit, line string
-	}{
-		{" == ", "2026-11-27 06:02:21 1xWp2L-0007Qz-2u == bob@retry.example R=x"},
-		{" == ", "a === b == c"},
-		{" == ", "a ==b"},
-		{" ** ", " ** "},
-		{" ** ", "x **"},
-		{", status=", "to=<a@b>, relay=none, dsn=4.4.1, status=deferred"},
-		{", status=", "status=deferred"},
-		{"): Connection ", "defer (111): Connection refused"},
-		{"): Connection ", "defer (111): Connection"},
-		{"etry time not ", "== a routing defer (-52): retry time not reached"},
-		{"", "anything"},
-		{"x", ""},
-		{"abc", "ab"},
-		{"\xff\x00", "a\xff\x00b"},
-	}
-	for _, tt := range tests {
-		l := newLiteral(tt.lit)
-		want := bytes.Contains([]byte(tt.line), []byte(tt.lit))
-		if got := l.in([]byte(tt.line)); got != want {
-			t.Errorf("%q in %q: want %v, got %v", tt.lit, tt.line, want, got)
-		}
-	}
-}
-
-func FuzzLiteral(f *testing.F) {
-	f.Add(" == ", "a == b")
-	f.Add(", status=", "x, status=sent")
-	f.Fuzz(func(t *testing.T, lit, line string) {
-		l := newLiteral(lit)
-		if got, want := l.in([]byte(line)), bytes.Contains([]byte(line), []byte(lit)); got != want {
-			t.Errorf("%q in %q: want %v, got %v", lit, line, want, got)
-		}
-	})
-}
 
 // TestFastMatcherOnRealLogs: on every line of the real logs in testdata
 // (and of the project's shared corpus, when it is checked out beside the
@@ -94,11 +56,49 @@ func TestFastMatcherOnRealLogs(t *testing.T) {
 				if want != nil && !bytes.Contains(line, []byte(r.contains)) {
 					t.Fatalf("%s: rule %s matches %q without its literal %q", f, r.Name, line, r.contains)
 				}
+				if want != nil && len(r.also) > 0 && !slices.ContainsFunc(r.also, func(l fastregexp.Literal) bool { return l.In(line) }) {
+					t.Fatalf("%s: rule %s matches %q without any of its literals %v", f, r.Name, line, r.also)
+				}
 			}
 		}
 	}
 	t.Logf("%d files, %d lines, %d rules", len(files), lines, len(rs.Rules))
 	if lines < 10000 {
 		t.Errorf("only %d lines: the corpus is missing", lines)
+	}
+}
+
+// TestPrefilters: the literals each shipped rule is searched by before its
+// regexp runs, as derived from the regexp where rules.yaml gives none.
+func TestPrefilters(t *testing.T) {
+	rs, err := Load("../rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range rs.Rules {
+		var also []string
+		for _, l := range r.also {
+			also = append(also, l.Text())
+		}
+		got[r.Name] = fmt.Sprintf("%q | %q", r.contains, strings.Join(also, " or "))
+	}
+	for name, want := range map[string]string{
+		"postfix-delivery":   `", status=" | ""`,
+		"exim-queued-only":   `" defer (" | "SMTP delivery explicitly queued or domain matches queue_smtp_domains, or -odqs set"`,
+		"exim-retry-timeout": `" ** " | "retry timeout exceeded or ' have been failing for a long time"`,
+		"exim-delivered":     `" => " | ""`,
+	} {
+		if got[name] != want {
+			t.Errorf("rule %s: searched for %q, want %q", name, got[name], want)
+		}
+	}
+	// A rule without contains is searched for a literal its regexp requires.
+	rs, err = Parse("r.yaml", []byte("rules:\n  - name: r\n    match: ' (?P<queue_id>[A-F0-9]{10}): to=<(?P<recipient>[^>]*)>, status=(?P<status>sent)'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := rs.Rules[0].contains; c != ">, status=" {
+		t.Errorf("derived literal %q, want %q", c, ">, status=")
 	}
 }
