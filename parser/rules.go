@@ -115,7 +115,7 @@ type Rule struct {
 	// besides contains, such as "SMTP delivery explicitly queued": a line
 	// with none of them skips the regexp.
 	also []fastregexp.Literal
-	re       *regexp.Regexp
+	re   *regexp.Regexp
 	// fast runs re when fastregexp can (every shipped rule); slow says why
 	// it cannot.
 	fast    *fastregexp.Prog

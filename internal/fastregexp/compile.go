@@ -85,7 +85,7 @@ type Prog struct {
 	prefix []byte // every match starts with it
 	// prefixLit searches for it by its rarest byte.
 	prefixLit Literal
-	first  *[256]bool
+	first     *[256]bool
 	// anchored: the regexp starts with ^; a match starts at 0 or nowhere.
 	anchored bool
 	// nullableStart: the first step may consume nothing, so every position
@@ -98,7 +98,7 @@ type Prog struct {
 	// starts just before the run of the class that ends at an occurrence of
 	// it, which is found faster than trying every occurrence of the prefix.
 	anchor *Literal
-	expr  string
+	expr   string
 }
 
 // maxInsts bounds the program a regexp compiles to (a counted repetition of
