@@ -69,17 +69,9 @@ func TestFleet(t *testing.T) {
 	}
 	t.Logf("%s", strings.SplitN(string(out), "\n", 2)[0])
 
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := repoRoot(t)
 	dir := t.TempDir()
-	bw := filepath.Join(dir, "bouncewatch")
-	build := exec.Command("go", "build", "-o", bw, "./cmd/bouncewatch")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/bouncewatch: %v\n%s", err, out)
-	}
+	bw := buildBouncewatch(t)
 
 	ports := freePorts(t, 5)
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }

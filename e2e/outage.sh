@@ -1,20 +1,54 @@
 #!/usr/bin/env bash
-# e2e/outage.sh OUTDIR: the logs of a real receiver OUTAGE, as a real Postfix and a real
-# Exim write them. Run as root from anywhere:
+# e2e/outage.sh OUTDIR: a real receiver OUTAGE, as a real Postfix and a real Exim live it,
+# followed LIVE by `bouncewatch run` and a real Prometheus that evaluates the shipped
+# alert rules. It ORCHESTRATES and leaves artifacts; the assertions are Go tests
+# (e2e/outage_test.go, TestOutage), which run it:
 #
-#     bash e2e/outage.sh OUTDIR        # about 3 minutes once the packages are installed
+#     go test -tags e2e -run TestOutage -count=1 -v ./e2e/   # about 3 minutes
+#     bash e2e/outage.sh OUTDIR                              # the scenario alone, as root
+#
+# It exits non-zero with a "FAIL:" line only when the orchestration fails (a package, an
+# MTA, the receiver's 421 greeting, the syslog chain, bouncewatch or Prometheus did not
+# start or become ready), never for what the scenario observed.
 #
 # It writes into OUTDIR (created if missing; only these files are replaced):
 #   postfix-tx.log   the sending Postfix (syslog(3) -> a private rsyslogd on /dev/log,
 #                    RSYSLOG_FileFormat = Debian 12's /var/log/mail.log format; without a
-#                    private mount namespace: FALLBACK maillog_file)
-#   exim-mainlog     the sending Exim's mainlog
+#                    private mount namespace: FALLBACK maillog_file); bouncewatch source
+#                    "postfix"
+#   exim-mainlog     the sending Exim's mainlog; bouncewatch source "exim"
 #   postfix-rx.log   the receiving Postfix (maillog_file)
 #   timeline.txt     what this script did when, in seconds from T0 (the first message)
 #   versions.txt     the software that wrote the logs
+#   submitted.txt    what was submitted: SUBMITTED <src> <domain> <recipients>,
+#                    OUTAGEMSGS <src> <messages to outage.example or dead.example>,
+#                    PROBES postfix <sendmail -bv probes>
 #   outage-count.txt e2e/outage-count.awk over postfix-tx.log and exim-mainlog
-# and exits non-zero with a "FAIL:" line per missing fact when the logs do not show
-# the scenario (see check_all below). Nothing here uses bouncewatch.
+#   exim-paniclog    only if Exim wrote one
+#   facts.env        KEY=VALUE: mode, T0, switch (epochs), bouncewatch's start offsets
+#                    (bw_start_bytes_postfix/exim: it starts at the end of each file),
+#                    queues_drained, outage_greeting_after_switch, bw_exit, ...
+#   metrics.txt      the final /metrics scrape (MTAs stopped, every line read)
+#   scrapes/         every /metrics scrape taken every 2 s (NNNNN.prom; index.tsv: seq,
+#                    epoch, HTTP status)
+#   mid/             mid-outage (T+50: outage.example down and deferring), taken back to
+#                    back at a moment when no line was read in between (mid_snapshot):
+#                    metrics.txt, status.json (GET /api/v1/status), index.html (GET /),
+#                    metrics-after.txt (/metrics again), each with .status (the HTTP
+#                    status) and .headers; quiet (1: no line read between the two
+#                    /metrics), tries; status-page.png is left there by TestOutage
+#   alerts.jsonl     Prometheus' /api/v1/alerts every 2 s: {"t": epoch, "alerts": [...]}
+#   alerts-final.json, prom/NAME.json (/api/v1/query answers; prom/queries.tsv)
+#   bouncewatch (the binary that ran), bouncewatch.log, prometheus.log, prometheus.yml,
+#   rules.yml (the alert rules as loaded), state/, tsdb/
+#
+# bouncewatch runs as shipped: the built-in rules, a first start without state (so from
+# the end of each log: nothing but the syslog chain check is there yet), default
+# --state.interval; only --web.listen-address and --state.file are set. It is launched
+# by start_bouncewatch in lib.sh.
+# Prometheus (Debian's /usr/bin/prometheus) scrapes it every 2 s and evaluates
+# alerting/bouncewatch.rules.yml every 2 s (a copy with only for: shortened to 10s,
+# checked to differ in for: lines only).
 #
 # Everything is real, on 127.0.0.1, private ports 127xx; no fake SMTP responder:
 #   postfix-rx  Postfix 3.7 (apt), the receiver, with three smtpd listeners:
@@ -27,6 +61,7 @@
 #   exim-tx     Exim 4.96 (exim4-daemon-light, `apt-get download` + `dpkg-deb -x`,
 #               because postfix and exim4 conflict in apt), the sender; manualroute
 #               routers and one smtp transport per port; daemon with a queue run every 10 s
+#   bouncewatch :12790, prometheus :12791
 #
 # How the 421 comes at the greeting (finding): Postfix smtpd evaluates
 # smtpd_client_restrictions when the client connects, and sends the result INSTEAD of the
@@ -65,6 +100,7 @@
 #   T+20     2 more ok.example and 1 ratelimit.example message per MTA; Postfix
 #            `sendmail -bv` probes (status=deliverable / undeliverable)
 #   T+40     ratelimit.example is accepted (access map + postfix reload)
+#   T+50     mid-outage artifacts (mid/)
 #   T+60     outage.example recovers (access map + postfix reload)
 #   T+60..   everything for outage.example is delivered; dead.example expires
 #            (Postfix "status=expired, returned to sender" from T+~120; Exim at T+~130:
@@ -76,223 +112,46 @@
 #            been failing for a long time (and retry time not reached)"); ends when both
 #            queues are empty (T+~165; T+240 at most)
 #
-# Runs in a private mount namespace (unshare -m) with its own /dev and /etc/exim4 (as
-# e2e/run.sh, where this is adapted from); the host's /dev/log and /etc are not changed
-# (except for an empty /etc/exim4 as the mount point). Everything it starts is stopped
-# by pid.
+# Runs in a private mount namespace (unshare -m) with its own /dev and /etc/exim4 (see
+# lib.sh); the host's /dev/log and /etc are not changed (except for an empty /etc/exim4
+# as the mount point). rsyslogd owns the private /dev/log itself (no journald in front of
+# it: syslog(3) blocks rather than drops), in a network namespace of its own with
+# net.unix.max_dgram_qlen 512 as on a Debian 12 host. Everything it starts is stopped by pid.
 #
-# Left on the machine: the packages (postfix, rsyslog, libidn12 and their dependencies),
-# /opt/bouncewatch-outage (configs, the unpacked exim and its .debs),
-# /var/spool/bouncewatch-outage, /var/log/bouncewatch-outage, /run/bouncewatch-outage
-# (wiped by the next run), the users Debian-exim and bwoutage, an empty /etc/exim4.
+# Left on the machine: the packages (postfix, rsyslog, prometheus, jq, curl, chromium,
+# libidn12 and their dependencies), /opt/bouncewatch-outage (configs), /opt/bouncewatch-e2e/exim (the
+# unpacked exim and its .debs), /var/spool/bouncewatch-outage, /var/log/bouncewatch-outage,
+# /run/bouncewatch-outage (wiped by the next run), the users Debian-exim and bwe2e, an
+# empty /etc/exim4.
 #
-# Knobs: OUTAGE_NO_NS=1 (no namespace: maillog_file fallback), OUTAGE_SKIP_INSTALL=1.
+# Knobs: E2E_NO_NS=1 (no namespace: maillog_file fallback), E2E_SKIP_INSTALL=1 (also
+# OUTAGE_SKIP_INSTALL=1), E2E_BW_BIN, E2E_BW_CONFIG (see lib.sh).
 set -Eeuo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SELF=$REPO/e2e/outage.sh
-AWKF=$REPO/e2e/outage-count.awk
-export PATH="$PATH:/usr/sbin:/sbin"
+NAME=e2e/outage.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SELF=$E2E_DIR/outage.sh
+AWKF=$E2E_DIR/outage-count.awk
 
-LAB=/opt/bouncewatch-outage          # configs, the unpacked exim
+LAB=/opt/bouncewatch-outage          # configs
 SPOOL=/var/spool/bouncewatch-outage  # queues, mailboxes
 LOGD=/var/log/bouncewatch-outage     # the MTA logs (maillog_file must start with /var)
 RUN=/run/bouncewatch-outage          # pid files
-EXIM=$LAB/exim-root/usr/sbin/exim4
 PFTX=$LAB/postfix-tx PFRX=$LAB/postfix-rx EXTX=$LAB/exim-tx
-P_RX=12725 P_OUTAGE=12726 P_DEAD=12727 P_EXTX=12728
-MUSER=bwoutage                       # owner of the local and virtual mailboxes
-T_RATE_OK=40 T_SWITCH=60 T_DONE=240  # seconds after T0
-ROUNDS=9                             # stream rounds, every 5 s from T+5
-
-ts() { date '+%H:%M:%S'; }
-say() { echo "[$(ts)] $*"; }
-die() { echo "FAIL: $*" >&2; DIED=1; exit 1; }
-DIED=0 LAST_ERR=""
-trap 'LAST_ERR="line $LINENO: $BASH_COMMAND (exit status $?)"' ERR
-on_exit() {
-	local rc=$?
-	if ((rc != 0 && rc != 130 && DIED == 0 && ${FAILS:-0} == 0)); then
-		echo "FAIL: e2e/outage.sh stopped at $LAST_ERR" >&2
-	fi
-	[[ ${1:-} == stop ]] && stop_all
-	if [[ ${TRUSTED_ADDED:-0} == 1 ]]; then
-		sed -i "\#^$EXTX/exim.conf\$#d" /etc/exim4/trusted_configs
-		[[ -s /etc/exim4/trusted_configs ]] || rm -f /etc/exim4/trusted_configs
-	fi
-	return $rc
-}
-trap on_exit EXIT
-wait_until() {  # seconds command...: poll every 0.5 s
-	local max=$1 i; shift
-	for ((i = 0; i < max * 2; i++)); do "$@" && return 0; sleep 0.5; done
-	return 1
-}
-port_free() { ! ss -ltnH "( sport = :$1 )" 2>/dev/null | grep -q .; }
-
-###########################################################################
-# Host side: packages (idempotent; never removes a package), exim unpacked.
-###########################################################################
-install_all() {
-	export DEBIAN_FRONTEND=noninteractive
-	local need=() p need_update=0
-	command -v postfix >/dev/null || need+=(postfix)
-	command -v rsyslogd >/dev/null || need+=(rsyslog)
-	command -v ss >/dev/null || need+=(iproute2)
-	command -v unshare >/dev/null || need+=(util-linux)
-	# the libraries exim4-daemon-light depends on
-	for p in libc6 libcrypt1 libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-	done
-	if [[ ! -x $EXIM ]] || ! "$EXIM" -C /dev/null -bV >/dev/null 2>&1; then
-		apt-cache show exim4-daemon-light >/dev/null 2>&1 || need_update=1
-	fi
-	if ((${#need[@]})) || ((need_update)); then
-		say "apt-get update"
-		apt-get update -qq
-	fi
-	if ((${#need[@]})); then
-		mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
-		say "apt-get install ${need[*]}"
-		echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
-		local sim
-		sim=$(apt-get install -s -y --no-install-recommends "${need[@]}")
-		if grep -q '^Remv ' <<<"$sim"; then
-			grep '^Remv ' <<<"$sim" >&2
-			die "apt-get would remove packages to install ${need[*]}; refusing"
-		fi
-		local made_policy=0
-		if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-			chmod 755 /usr/sbin/policy-rc.d
-			made_policy=1
-		fi
-		apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || {
-			((made_policy)) && rm -f /usr/sbin/policy-rc.d
-			die "apt-get install ${need[*]} failed"
-		}
-		((made_policy)) && rm -f /usr/sbin/policy-rc.d
-	fi
-	# Exim: postfix and exim4-daemon-* both conflict with mail-transport-agent, so the
-	# .debs are downloaded and unpacked privately, never dpkg-installed.
-	if [[ ! -x $EXIM ]] || ! "$EXIM" -C /dev/null -bV >/dev/null 2>&1; then
-		say "apt-get download exim4-daemon-light exim4-base -> $LAB/exim-root"
-		mkdir -p "$LAB/debs" "$LAB/exim-root"
-		chown _apt "$LAB/debs" 2>/dev/null || true
-		(cd "$LAB/debs" && rm -f exim4-*.deb && apt-get download -qq exim4-daemon-light exim4-base)
-		local d
-		for d in "$LAB"/debs/exim4-*.deb; do dpkg-deb -x "$d" "$LAB/exim-root"; done
-		chown root:root "$EXIM"
-		chmod 4755 "$EXIM" # setuid root, as packaged
-	fi
-	if ldd "$EXIM" | grep -q 'not found'; then
-		ldd "$EXIM" | grep 'not found' >&2
-		die "$EXIM misses libraries"
-	fi
-	getent passwd Debian-exim >/dev/null || adduser --system --group --quiet --home /var/spool/exim4 \
-		--no-create-home --disabled-login --force-badname Debian-exim
-	getent passwd $MUSER >/dev/null || useradd --system --user-group --no-create-home \
-		--home-dir /nonexistent --shell /usr/sbin/nologin $MUSER
-}
-
-###########################################################################
-# Processes: everything is started by this script and stopped by pid.
-###########################################################################
-mta_pids() {  # Postfix processes carry MAIL_CONFIG=<our dir>; exim runs our binary
-	local d pid
-	for d in /proc/[0-9]*; do
-		pid=${d#/proc/}
-		[[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-		if { tr '\0' '\n' <"$d/environ"; } 2>/dev/null | grep -qx -e "MAIL_CONFIG=$PFTX" -e "MAIL_CONFIG=$PFRX"; then
-			echo "$pid"
-		elif [[ "$(readlink "$d/exe" 2>/dev/null || true)" == "$EXIM" ]]; then
-			echo "$pid"
-		fi
-	done
-}
-pidfile_pid() {  # the pid file's process, if it still runs the program the file names
-	local f=$1 pid exe want
-	[[ -s $f ]] || return 1
-	pid=$(cat "$f")
-	exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
-	case ${f##*/} in
-	exim-tx.pid) want=$EXIM ;;
-	rsyslogd.pid) want="*/rsyslogd" ;;
-	*) return 1 ;;
-	esac
-	# shellcheck disable=SC2053 # $want is a pattern
-	[[ -n $exe && $exe == $want ]] || return 1
-	echo "$pid"
-}
-stop_pidfile() {  # file [signal]
-	local pid
-	pid=$(pidfile_pid "$1") || return 0
-	kill -"${2:-TERM}" "$pid" 2>/dev/null || true
-}
-stop_mtas() {
-	local inst pids i
-	for inst in "$PFTX" "$PFRX"; do
-		[[ -f $inst/main.cf ]] && postfix -c "$inst" status >/dev/null 2>&1 && postfix -c "$inst" stop >/dev/null 2>&1
-	done
-	stop_pidfile "$RUN/exim-tx.pid"
-	for ((i = 0; i < 40; i++)); do
-		pids=$(mta_pids | tr '\n' ' ')
-		[[ -z ${pids// /} ]] && return 0
-		sleep 0.5
-	done
-	say "MTA processes still running after a graceful stop, SIGTERM by pid: $pids"
-	kill $pids 2>/dev/null || true
-	sleep 1
-	pids=$(mta_pids | tr '\n' ' ')
-	[[ -n ${pids// /} ]] && kill -9 $pids 2>/dev/null || true
-	return 0
-}
-stop_all() {
-	set +e
-	local f pid
-	stop_mtas
-	sleep 1 # the last lines reach rsyslogd
-	stop_pidfile "$RUN/rsyslogd.pid"
-	for f in rsyslogd; do
-		pid=$(pidfile_pid "$RUN/$f.pid") || continue
-		wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || stop_pidfile "$RUN/$f.pid" KILL
-	done
-	rm -f "$RUN"/*.pid
-	set -e
-}
+P_RX=12725 P_OUTAGE=12726 P_DEAD=12727 P_EXTX=12728 P_BW=12790 P_PROM=12791
+BW=http://127.0.0.1:$P_BW
+ALERT=BouncewatchRepeated432
+T_RATE_OK=40 T_MID=50 T_SWITCH=60 T_DONE=240  # seconds after T0
+ROUNDS=9                                      # stream rounds, every 5 s from T+5
+# what this script writes into OUTDIR (and replaces)
+PRODUCTS=(postfix-tx.log exim-mainlog postfix-rx.log timeline.txt versions.txt submitted.txt
+	outage-count.txt exim-paniclog facts.env metrics.txt scrapes mid alerts.jsonl alerts-final.json
+	prom bouncewatch bouncewatch.log prometheus.log prometheus.yml rules.yml state tsdb)
+set_traps
 
 ###########################################################################
 # Configuration
 ###########################################################################
-postfix_master_cf() {  # $1 = smtpd service lines or nothing; no chroot anywhere
-	cat <<EOF
-$1
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
-}
-
 write_configs() {  # $1 = syslog|maillog: how the sending Postfix logs
 	local uid gid tx_log="maillog_file ="
 	uid=$(id -u $MUSER) gid=$(id -g $MUSER)
@@ -519,76 +378,11 @@ begin authenticators
 EOF
 	chmod 644 "$EXTX/exim.conf"
 
-	# ---------------- rsyslogd: mail.* to one file, Debian 12's default format ----------------
-	cat >"$LAB/rsyslog.conf" <<EOF
-global(workDirectory="$SPOOL/rsyslog")
-module(load="imuxsock" SysSock.Name="/dev/log" SysSock.RateLimit.Interval="0")
-# the receiver writes its own maillog_file; keep its start-up lines out of the sender's log
-if \$programname startswith "postfix-rx" then stop
-mail.*  action(type="omfile" file="$LOGD/mail.log" template="RSYSLOG_FileFormat")
-EOF
-}
-
-prepare_dirs() {
-	rm -rf "$SPOOL" "$LOGD" "$RUN"
-	mkdir -p "$SPOOL" "$LOGD" "$RUN"
-	install -d -m 1777 "$SPOOL/mail"
-	install -d -o root -g root -m 0755 "$SPOOL/postfix-tx" "$SPOOL/postfix-rx"
-	install -d -o $MUSER -g $MUSER -m 0755 "$SPOOL/vmail"
-	install -d -m 0755 "$SPOOL/rsyslog"
-	install -d -o Debian-exim -g Debian-exim -m 0750 "$SPOOL/exim-tx" "$SPOOL/exim-tx-mail"
-	install -d -o Debian-exim -g adm -m 2750 "$LOGD/exim"
-	install -d -o Debian-exim -g Debian-exim -m 0755 "$RUN"
-	install -m 0640 -o root -g adm /dev/null "$LOGD/mail.log"
-	install -m 0640 -o Debian-exim -g adm /dev/null "$LOGD/exim/mainlog"
-}
-
-###########################################################################
-# Inside the private mount namespace: /dev/log, rsyslogd
-###########################################################################
-private_dev() {
-	[[ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ]] || die "not in a private mount namespace"
-	mkdir -p "$RUN/hostdev"
-	mount --bind /dev "$RUN/hostdev"
-	mount -t tmpfs -o mode=0755,size=1m outagedev /dev
-	local n
-	for n in null zero full random urandom tty ptmx; do
-		[[ -e $RUN/hostdev/$n ]] || continue
-		: >"/dev/$n"
-		mount --bind "$RUN/hostdev/$n" "/dev/$n"
-	done
-	mkdir -p /dev/pts /dev/shm
-	mount --bind "$RUN/hostdev/pts" /dev/pts
-	mount --bind "$RUN/hostdev/shm" /dev/shm
-	ln -s /proc/self/fd /dev/fd
-	ln -s /proc/self/fd/0 /dev/stdin
-	ln -s /proc/self/fd/1 /dev/stdout
-	ln -s /proc/self/fd/2 /dev/stderr
-	# Exim trusts a -C config for its re-execs only if TRUSTED_CONFIG_LIST
-	# (/etc/exim4/trusted_configs) lists it: a private copy on a tmpfs.
-	mkdir -p /etc/exim4
-	mount -t tmpfs -o mode=0755,size=1m outageexim /etc/exim4
-	echo "$EXTX/exim.conf" >/etc/exim4/trusted_configs
-	chmod 644 /etc/exim4/trusted_configs
-}
-
-# rsyslogd owns the private /dev/log itself. Not journald in front of it, as on a stock
-# Debian 12 (e2e/run.sh does that): journald forwards to rsyslogd over a non-blocking
-# datagram socket and DROPS lines when rsyslogd's queue is full (net.unix.max_dgram_qlen
-# is 10 on these machines). An early run of this scenario lost a Postfix message's
-# status=sent lines and another's "status=expired" line that way. With rsyslogd on
-# /dev/log, syslog(3) blocks instead, and no line is lost; the file format is the same.
-start_syslog_stack() {
-	/usr/sbin/rsyslogd -f "$LAB/rsyslog.conf" -i "$RUN/rsyslogd.pid" || return 1
-	wait_until 10 test -s "$RUN/rsyslogd.pid" || return 1
-	wait_until 10 test -S /dev/log || return 1
-	say "private rsyslogd (pid $(cat "$RUN/rsyslogd.pid")) owns /dev/log -> $LOGD/mail.log"
-	logger -p mail.info -t bouncewatch-outage "syslog chain check $$"
-	wait_until 10 grep -q "syslog chain check $$" "$LOGD/mail.log" || return 1
 }
 
 ###########################################################################
 # Helpers for the scenario
+###########################################################################
 ###########################################################################
 extx() { "$EXIM" -C "$EXTX/exim.conf" "$@"; }
 PF_FROM=sender@tx.lab.example EX_FROM=sender@exim-tx.lab.example
@@ -640,11 +434,6 @@ mark() {  # a timeline entry, seconds from T0
 	echo "T+$t  $*" >>"$TL"
 	say "T+$t $*"
 }
-sleep_until() {  # T+seconds
-	local d
-	d=$(awk -v t="$T0" -v o="$1" -v n="$(date +%s.%N)" 'BEGIN { d = t + o - n; if (d < 0) d = 0; printf "%.2f", d }')
-	sleep "$d"
-}
 banner() {  # port: the first line the server sends (a plain TCP client, then QUIT)
 	local line=""
 	exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
@@ -655,20 +444,34 @@ banner() {  # port: the first line the server sends (a plain TCP client, then QU
 	printf '%s' "${line%$'\r'}"
 }
 
-FAILS=0
-fail() { echo "FAIL: $*" | tee -a "$LOGD/failures.txt"; FAILS=$((FAILS + 1)); }
-pass() { echo "ok:   $*"; }
-check_ge() {  # description got min
-	if awk -v a="$2" -v b="$3" 'BEGIN { exit !(a + 0 >= b + 0) }'; then pass "$1: $2 (>= $3)"; else fail "$1: $2, want >= $3"; fi
+# mid_snapshot: GET /metrics, /api/v1/status, / and /metrics again, back to back, into
+# $OUT/mid/ (metrics.txt, status.json, index.html, metrics-after.txt); again, 0.3 s later,
+# until no line was read in between (bouncewatch_log_bytes_total of every source the same
+# in both /metrics), at most 20 times, so that the three answers show one state of the
+# daemon. mid/quiet says whether it was (1) or not (0), mid/tries after how many tries.
+mid_snapshot() {
+	local try before after
+	mkdir -p "$OUT/mid"
+	for ((try = 1; try <= 20; try++)); do
+		fact mid "$(date +%s.%N)"
+		http_save "$BW/metrics" "$OUT/mid/metrics.txt"
+		http_save "$BW/api/v1/status" "$OUT/mid/status.json"
+		http_save "$BW/" "$OUT/mid/index.html"
+		http_save "$BW/metrics" "$OUT/mid/metrics-after.txt"
+		before=$(grep '^bouncewatch_log_bytes_total{' "$OUT/mid/metrics.txt" || true)
+		after=$(grep '^bouncewatch_log_bytes_total{' "$OUT/mid/metrics-after.txt" || true)
+		echo "$try" >"$OUT/mid/tries"
+		if [[ -n $before && $before == "$after" ]]; then
+			echo 1 >"$OUT/mid/quiet"
+			return 0
+		fi
+		sleep 0.3
+	done
+	echo 0 >"$OUT/mid/quiet"
 }
-check_eq() {  # description want got
-	if [[ "$2" == "$3" ]]; then pass "$1: $3"; else fail "$1: want $2, got $3"; fi
-}
-# cnt TYPE SRC [FIELD3 [FIELD4 ...]]: the sum of the last field of the matching count lines
-cnt() {
-	awk -v want="$*" 'BEGIN { n = split(want, w, " ") }
-		{ for (i = 1; i <= n; i++) if (w[i] != "*" && $i != w[i]) next; s += $NF }
-		END { print s + 0 }' "$COUNT"
+
+bw_bytes() { # source: bouncewatch_log_bytes_total of the live daemon, or -1
+	curl -sf --max-time 2 "$BW/metrics" 2>/dev/null | awk -v s="$1" '$1 == "bouncewatch_log_bytes_total{source=\"" s "\"}" { print $2; f = 1 } END { if (!f) print -1 }'
 }
 
 ###########################################################################
@@ -677,25 +480,33 @@ cnt() {
 body() {
 	local mode=$1 # syslog | maillog
 	local p
-	for p in $P_RX $P_OUTAGE $P_DEAD $P_EXTX; do
+	for p in $P_RX $P_OUTAGE $P_DEAD $P_EXTX $P_BW $P_PROM; do
 		port_free "$p" || die "port 127.0.0.1:$p is busy"
 	done
 	prepare_dirs
 	write_configs "$mode"
 	trap 'on_exit stop' EXIT
 	trap 'say "interrupted"; exit 130' INT TERM HUP
+	fact mode "$mode"
 
 	if [[ $mode == syslog ]]; then
 		private_dev
-		start_syslog_stack || die "the private rsyslogd on /dev/log did not work"
+		start_syslog_stack direct || die "the private rsyslogd on /dev/log did not work"
 	else
 		echo "NOTE: FALLBACK: no private mount namespace; the sending Postfix writes $LOGD/mail.log through maillog_file, not syslog"
-		mkdir -p /etc/exim4
-		if ! grep -qxF "$EXTX/exim.conf" /etc/exim4/trusted_configs 2>/dev/null; then
-			echo "$EXTX/exim.conf" >>/etc/exim4/trusted_configs
-			TRUSTED_ADDED=1
-		fi
+		host_trusted_config
 	fi
+
+	# bouncewatch as shipped, from the start of the scenario (a first start: from the end
+	# of each log, which holds only the syslog chain check so far)
+	fact bw_start_bytes_postfix "$(stat -c %s "$LOGD/mail.log")"
+	fact bw_start_bytes_exim "$(stat -c %s "$LOGD/exim/mainlog")"
+	start_bouncewatch "$BW" "$OUT/bouncewatch.log" \
+		--source.file="postfix=$LOGD/mail.log" --source.file="exim=$LOGD/exim/mainlog" \
+		--state.file="$OUT/state/state" --web.listen-address="127.0.0.1:$P_BW"
+	shorten_rules "$REPO/alerting/bouncewatch.rules.yml" "$OUT/rules.yml" 10s
+	grep -q "alert: $ALERT\$" "$OUT/rules.yml" || die "the shipped rules have no alert $ALERT"
+	start_prometheus $P_PROM "127.0.0.1:$P_BW" "$OUT/rules.yml" # waited for below
 
 	say "config check"
 	postfix -c "$PFRX" check
@@ -711,6 +522,9 @@ body() {
 	done
 	wait_until 15 test -s "$RUN/exim-tx.pid" || die "exim-tx did not start"
 	postfix -c "$PFTX" status >/dev/null 2>&1 || die "postfix-tx did not start"
+	wait_prometheus
+	start_alert_poller
+	start_scrape_poller
 
 	# the greetings, seen by a plain TCP client before anything is sent
 	local b
@@ -732,6 +546,7 @@ body() {
 	###################### the mail ######################
 	local i r c mode_ex
 	T0=$(date +%s.%N)
+	fact T0 "$T0"
 	echo "T0 = $(date -d "@${T0%.*}" '+%Y-%m-%d %H:%M:%S %Z') (epoch $T0)" >>"$TL"
 	mark "burst: per MTA 12 messages to outage.example (1-5 recipients), 5 to dead.example, 1 to ok+outage+dead, 3 to ok.example, 3 to ratelimit.example"
 	local oc=(1 3 1 4 1 5 1 2 1 3 1 1) dc=(1 3 1 2 1) kc=(1 2 1) lc=(1 3 1)
@@ -796,48 +611,75 @@ body() {
 	done
 	mark "submitted: postfix $NPF messages, exim $NEX messages (all)"
 
+	# mid-outage: what bouncewatch serves while outage.example is down and deferring
+	sleep_until $T_MID
+	mid_snapshot
+	mark "mid-outage: saved bouncewatch's /metrics (HTTP $(cat "$OUT/mid/metrics.txt.status")), /api/v1/status (HTTP $(cat "$OUT/mid/status.json.status")) and / (HTTP $(cat "$OUT/mid/index.html.status")) back to back, $( (($(cat "$OUT/mid/quiet") == 1)) && echo "no line read meanwhile" || echo "NOT at a quiet moment"), try $(cat "$OUT/mid/tries")"
+
 	sleep_until $T_SWITCH
 	cp "$PFRX/outage_client.cidr.up" "$PFRX/outage_client.cidr"
 	postfix -c "$PFRX" reload >/dev/null 2>&1
+	fact switch "$(date +%s.%N)"
 	mark "receiver: outage.example RECOVERS (:$P_OUTAGE access map switched to OK, postfix reload)"
 	sleep 1
-	b=$(banner $P_OUTAGE)
+	b=$(banner $P_OUTAGE) || b="(no connection)"
+	fact outage_greeting_after_switch "$b"
 	mark "greeting of 127.0.0.1:$P_OUTAGE now (plain TCP client): $b"
-	[[ $b == 220* ]] || fail "the outage listener does not greet with 220 after the switch: $b"
 
 	say "waiting for deliveries and expiry (both queues empty, at most until T+$T_DONE)"
-	local done_ok=0 pq eq last_pq=-1 last_eq=-1 now
-	while :; do
-		now=$(date +%s)
-		(( now < ${T0%.*} + T_DONE )) || break
+	local drained=0 pq eq last_pq=-1 last_eq=-1
+	while awk -v t="$T0" -v d=$T_DONE -v n="$(date +%s)" 'BEGIN { exit !(n < t + d) }'; do
 		pq=$(pf_queue) eq=$(ex_queue)
 		if [[ $pq != "$last_pq" || $eq != "$last_eq" ]]; then
 			mark "queues: postfix-tx $pq, exim-tx $eq messages"
 			last_pq=$pq last_eq=$eq
 		fi
 		if ((pq == 0 && eq == 0)); then
-			done_ok=1
+			drained=1
 			break
 		fi
 		sleep 2
 	done
-	((done_ok)) || fail "the queues did not drain by T+$T_DONE: postfix-tx $(pf_queue), exim-tx $(ex_queue)"
-	mark "both queues empty; stopping the MTAs"
+	fact queues_drained $drained
+	fact queues_left "postfix-tx $(pf_queue), exim-tx $(ex_queue)"
+	mark "$( ((drained)) && echo "both queues empty" || echo "queues NOT empty by T+$T_DONE"); stopping the MTAs"
 	stop_mtas
-	sleep 1
+	sleep 1 # the last lines reach rsyslogd
 	mark "stopped"
 
-	collect "$mode"
-	check_all
-	if ((FAILS)); then
-		echo "OUTAGE SCENARIO FAILED: $FAILS check(s) failed (FAIL: lines above); logs in $OUT"
-		exit 1
+	# bouncewatch has read every byte (from where it started), and Prometheus has scraped that
+	local want_pf want_ex
+	want_pf=$(($(stat -c %s "$LOGD/mail.log") - $(awk -F= '$1 == "bw_start_bytes_postfix" { v = $2 } END { print v }' "$OUT/facts.env")))
+	want_ex=$(($(stat -c %s "$LOGD/exim/mainlog") - $(awk -F= '$1 == "bw_start_bytes_exim" { v = $2 } END { print v }' "$OUT/facts.env")))
+	export -f bw_bytes
+	export BW
+	if wait_until 30 bash -c "[[ \$(bw_bytes postfix) == $want_pf && \$(bw_bytes exim) == $want_ex ]]"; then
+		fact read_to_end 1
+	else
+		fact read_to_end 0
+		say "bouncewatch did not read the logs to their end: log_bytes_total postfix $(bw_bytes postfix) of $want_pf, exim $(bw_bytes exim) of $want_ex"
 	fi
-	echo "OUTAGE SCENARIO OK: logs in $OUT"
+	if wait_until 20 bash -c "[[ \$(curl -sf --max-time 5 --data-urlencode 'query=bouncewatch_log_bytes_total{source=\"exim\"}' '$PROM/api/v1/query' | jq -r '.data.result[0].value[1]') == $want_ex ]]"; then
+		fact prom_caught_up 1
+	else
+		fact prom_caught_up 0
+	fi
+	sleep 3 # one more scrape and evaluation
+	stop_pollers
+	curl -s --max-time 5 "$BW/metrics" >"$OUT/metrics.txt" || die "GET $BW/metrics failed at the end"
+	curl -sf --max-time 5 "$PROM/api/v1/alerts" >"$OUT/alerts-final.json" || die "GET $PROM/api/v1/alerts failed at the end"
+	prom_save_resets
+	fact elapsed "$(tplus)"
+	stop_bouncewatch bw
+	mark "bouncewatch stopped (exit status $(awk -F= '$1 == "bw_exit" { v = $2 } END { print v }' "$OUT/facts.env"))"
+
+	collect "$mode"
+	chmod -R a+rX "$OUT"
+	say "OUTAGE SCENARIO DONE at T+$(tplus): artifacts in $OUT"
 }
 
 collect() {
-	local mode=$1
+	local mode=$1 src d
 	cp "$LOGD/mail.log" "$OUT/postfix-tx.log"
 	cp "$LOGD/exim/mainlog" "$OUT/exim-mainlog"
 	cp "$LOGD/postfix-rx.log" "$OUT/postfix-rx.log"
@@ -846,103 +688,26 @@ collect() {
 		echo "# software that wrote the logs in this directory"
 		echo "os: $(. /etc/os-release && echo "$PRETTY_NAME") (debian_version $(cat /etc/debian_version)), kernel $(uname -r)"
 		echo "postfix: $(postconf -d mail_version 2>/dev/null | sed 's/.*= //') (package $(dpkg-query -W -f='${Version}' postfix))"
-		echo "exim: $(extx -bV 2>/dev/null | head -1) (packages $(for d in "$LAB"/debs/exim4-*.deb; do dpkg-deb -f "$d" Package Version | awk '{ print $2 }' | paste -sd' '; done | paste -sd',' | sed 's/,/, /g'), unpacked with dpkg-deb -x)"
+		echo "exim: $(extx -bV 2>/dev/null | head -1) (packages $(exim_packages), unpacked with dpkg-deb -x)"
 		echo "rsyslog: $(dpkg-query -W -f='${Version}' rsyslog 2>/dev/null)"
+		echo "prometheus: $(prometheus --version 2>&1 | head -1)"
 		echo "awk for outage-count.txt: $(readlink -f "$(command -v awk)") ($(dpkg-query -W -f='${Package} ${Version}' mawk 2>/dev/null || true))"
 		echo "postfix-tx log: $([[ $mode == syslog ]] && echo "syslog(3) -> rsyslogd on a private /dev/log (RSYSLOG_FileFormat, as Debian 12's /var/log/mail.log; no journald in between)" || echo "maillog_file (FALLBACK, no namespace)")"
 		echo "exim-tx log: mainlog (log_file_path); postfix-rx log: maillog_file"
 	} >"$OUT/versions.txt"
-	chmod 644 "$OUT"/{postfix-tx.log,exim-mainlog,postfix-rx.log,timeline.txt,versions.txt}
-	COUNT=$OUT/outage-count.txt
-	awk -f "$AWKF" "$OUT/postfix-tx.log" "$OUT/exim-mainlog" | LC_ALL=C sort >"$COUNT"
+	{
+		for d in "${!XPF[@]}"; do echo "SUBMITTED postfix $d ${XPF[$d]}"; done
+		for d in "${!XEX[@]}"; do echo "SUBMITTED exim $d ${XEX[$d]}"; done
+		echo "OUTAGEMSGS postfix $NPF_OUT"
+		echo "OUTAGEMSGS exim $NEX_OUT"
+		echo "MSGS postfix $NPF"
+		echo "MSGS exim $NEX"
+		echo "PROBES postfix $NPROBE"
+	} | LC_ALL=C sort >"$OUT/submitted.txt"
+	awk -f "$AWKF" "$OUT/postfix-tx.log" "$OUT/exim-mainlog" | LC_ALL=C sort >"$OUT/outage-count.txt"
 	if [[ -s $LOGD/exim/paniclog ]]; then
 		cp "$LOGD/exim/paniclog" "$OUT/exim-paniclog"
 	fi
-}
-
-check_all() {
-	echo
-	say "== checks over $OUT"
-	local src d o n
-	[[ -s $LOGD/exim/paniclog ]] && fail "exim wrote a paniclog: $(head -3 "$LOGD/exim/paniclog")"
-	# no line lost on the way: every message that entered a queue left it in the log
-	check_eq "postfix-tx.log: queue ids 'queue active' without a 'removed' line (lost lines?)" 0 \
-		"$(awk 'match($0, /\]: [0-9A-F]+: /) { q = substr($0, RSTART + 3, RLENGTH - 5)
-			if (/ \(queue active\)$/) a[q] = 1; else if (/: removed$/) delete a[q] }
-			END { n = 0; for (q in a) n++; print n }' "$OUT/postfix-tx.log")"
-	check_eq "exim-mainlog: message ids with '<=' but no 'Completed'" 0 \
-		"$(awk '$4 == "<=" { a[$3] = 1 } $4 == "Completed" { delete a[$3] } END { n = 0; for (q in a) n++; print n }' "$OUT/exim-mainlog")"
-	local want
-	for src in postfix exim; do
-		n=$(awk -v s=$src '$1 == "RCPT" && $2 == s && $4 ~ /@(outage|dead)\.example$/ { print $3 }' "$COUNT" | sort -u | wc -l)
-		check_ge "$src: messages to outage.example/dead.example (with a deferred recipient)" "$n" 30
-		want=$NPF_OUT; [[ $src == exim ]] && want=$NEX_OUT
-		check_eq "$src: ... = the messages submitted to them" "$want" "$n"
-		for d in outage.example dead.example ok.example ratelimit.example; do
-			if [[ $src == postfix ]]; then want=${XPF[$d]:-0}; else want=${XEX[$d]:-0}; fi
-			# the sendmail -bv probes are recipients in the log too
-			[[ $src == postfix && $d == ok.example ]] && want=$((want + NPROBE))
-			check_eq "$src: $d recipients in the log = recipients submitted" "$want" "$(cnt RECIPIENTS $src $d)"
-		done
-		n=$(awk -v s=$src '$1 == "RCPT" && $2 == s && $4 ~ /@(outage|dead)\.example$/ { c[$3]++ } END { for (q in c) if (c[q] >= 3) n++; print n + 0 }' "$COUNT")
-		check_ge "$src: of them with 3-5 recipients in one domain" "$n" 5
-		for d in outage.example dead.example; do
-			check_ge "$src: $d deferrals at the GREETING with 4.3.2" "$(cnt PHASES $src $d greeting 4.3.2)" 1
-			n=$(awk -v s=$src -v d=$d '$1 == "PHASES" && $2 == s && $3 == d && $4 != "greeting"' "$COUNT" | wc -l)
-			check_eq "$src: $d deferrals NOT at the greeting (kinds)" 0 "$n"
-		done
-		check_ge "$src: ratelimit.example deferrals at RCPT with 4.3.2 (452)" "$(cnt PHASES $src ratelimit.example rcpt 4.3.2)" 1
-		o=$(cnt RECIPIENTS $src outage.example)
-		check_ge "$src: outage.example recipients" "$o" 30
-		check_eq "$src: outage.example recipients delivered (all, after the recovery)" "$o" "$(cnt OUTCOMES $src outage.example '*' delivered)"
-		o=$(cnt RECIPIENTS $src dead.example)
-		check_ge "$src: dead.example recipients" "$o" 10
-		check_eq "$src: dead.example recipients expired (all)" "$o" "$(cnt OUTCOMES $src dead.example '*' expired)"
-		check_eq "$src: dead.example recipients whose first code is 4.3.2" "$o" "$(cnt OUTCOMES $src dead.example 4.3.2 '*')"
-		check_ge "$src: dead.example expired events" "$(cnt EVENTS $src dead.example expired)" 10
-		o=$(cnt RECIPIENTS $src ratelimit.example)
-		check_eq "$src: ratelimit.example recipients delivered (all)" "$o" "$(cnt OUTCOMES $src ratelimit.example '*' delivered)"
-		if [[ $src == postfix ]]; then want=${XPF[ok.example]:-0}; else want=${XEX[ok.example]:-0}; fi
-		check_eq "$src: ok.example sent events (all its recipients)" "$want" "$(cnt EVENTS $src ok.example sent)"
-		check_eq "$src: recipients pending at the end" 0 "$(cnt OUTCOMES $src '*' '*' pending)"
-		check_eq "$src: recipients removed while pending" 0 "$(cnt OUTCOMES $src '*' '*' removed)"
-	done
-	# Postfix: the destination marked dead -> "delivery temporarily suspended"
-	for d in outage.example dead.example; do
-		check_ge "postfix: $d 'delivery temporarily suspended' deferrals (dsn=4.3.2)" "$(cnt DEFERRALS postfix $d suspended 4.3.2)" 1
-	done
-	check_ge "postfix: recipients whose FIRST deferral line is a suspended line" "$(cnt FIRSTKIND postfix '*' suspended)" 1
-	check_ge "postfix: recipients whose ONLY deferral lines are suspended lines" "$(cnt ONLYKIND postfix '*' suspended)" 1
-	check_ge "postfix: address verification probe lines (status=deliverable|undeliverable, ignored)" "$(cnt IGNORED postfix)" 1
-	check_ge "postfix: 'status=expired, returned to sender' lines" "$(cnt EXPIRYWORDING postfix dead.example)" 1
-	# Exim: retry time not reached, -odqs, queue runs, both expiry wordings
-	for d in outage.example dead.example; do
-		check_ge "exim: $d 'retry time not reached' deferrals" "$(cnt DEFERRALS exim $d retry-wait)" 1
-	done
-	check_ge "exim: recipients whose FIRST deferral line is 'retry time not reached'" "$(cnt FIRSTKIND exim '*' retry-wait)" 1
-	check_ge "exim: -odqs deferrals (skipped)" "$(cnt SKIPPED exim '*' odqs)" 1
-	check_ge "exim: queue runs" "$(cnt QUEUERUNS exim)" 3
-	check_ge "exim: dead.example '** ...: retry timeout exceeded'" "$(cnt EXPIRYWORDING exim dead.example retry-timeout-exceeded)" 1
-	check_ge "exim: dead.example '** ... all hosts ... have been failing for a long time'" "$(cnt EXPIRYWORDING exim dead.example all-hosts-failing)" 1
-	# the receiver really answered at the greeting
-	for d in outage dead; do
-		check_ge "postfix-rx: 'reject: CONNECT ... 421 4.3.2' on the $d listener" \
-			"$(grep -c "postfix-rx/$d/smtpd\[[0-9]*\]: NOQUEUE: reject: CONNECT from .*: 421 4\.3\.2 " "$OUT/postfix-rx.log" || true)" 1
-	done
-	check_ge "postfix-tx: 'refused to talk to me: 421 4.3.2' lines" "$(grep -c 'refused to talk to me: 421 4\.3\.2 ' "$OUT/postfix-tx.log" || true)" 1
-	check_ge "exim-tx: 'after initial connection: 421 4.3.2' lines" "$(grep -c 'after initial connection: 421 4\.3\.2 ' "$OUT/exim-mainlog" || true)" 1
-
-	echo
-	echo "================ outage scenario summary ================"
-	for src in postfix exim; do
-		echo "$src: $(awk -v s=$src '$1 == "MESSAGES" && $2 == s { printf "%s %s msgs; ", $3, $4 }' "$COUNT")"
-		echo "  recipients: $(awk -v s=$src '$1 == "RECIPIENTS" && $2 == s { printf "%s %s; ", $3, $4 }' "$COUNT")"
-		echo "  deferral lines (domain kind code n): $(awk -v s=$src '$1 == "DEFERRALS" && $2 == s { printf "%s %s %s %s; ", $3, $4, $5, $6 }' "$COUNT")"
-		echo "  first deferral line kind: $(awk -v s=$src '$1 == "FIRSTKIND" && $2 == s { printf "%s %s %s; ", $3, $4, $5 }' "$COUNT")"
-		echo "  only one kind: $(awk -v s=$src '$1 == "ONLYKIND" && $2 == s { printf "%s %s %s; ", $3, $4, $5 }' "$COUNT")"
-		echo "  outcomes (domain first-code outcome n): $(awk -v s=$src '$1 == "OUTCOMES" && $2 == s { printf "%s %s %s %s; ", $3, $4, $5, $6 }' "$COUNT")"
-		echo "  other: $(awk -v s=$src '($1 == "SKIPPED" || $1 == "IGNORED" || $1 == "EXPIRYWORDING" || $1 == "QUEUERUNS") && $2 == s { $2 = ""; printf "%s; ", $0 }' "$COUNT")"
-	done
 }
 
 ###########################################################################
@@ -957,19 +722,21 @@ main() {
 	mkdir -p "$1"
 	OUT=$(cd "$1" && pwd)
 	export OUT
-	local start rc=0
+	local start rc=0 f
 	start=$(date +%s)
-	[[ ${OUTAGE_SKIP_INSTALL:-0} == 1 ]] || install_all
+	[[ ${E2E_SKIP_INSTALL:-${OUTAGE_SKIP_INSTALL:-0}} == 1 ]] || install_all
 	stop_all # a leftover of an interrupted run (by pid)
-	rm -f "$OUT"/{postfix-tx.log,exim-mainlog,postfix-rx.log,timeline.txt,versions.txt,outage-count.txt,exim-paniclog}
-	if [[ ${OUTAGE_NO_NS:-0} != 1 ]] && unshare -m --propagation private true 2>/dev/null; then
+	for f in "${PRODUCTS[@]}"; do rm -rf "${OUT:?}/$f"; done
+	mkdir -p "$OUT/state"
+	build_bouncewatch
+	if [[ ${E2E_NO_NS:-${OUTAGE_NO_NS:-0}} != 1 ]] && unshare -m --propagation private true 2>/dev/null; then
 		OUTAGE_IN_NS=1 OUTAGE_MODE=syslog unshare -m --propagation private -- bash "$SELF" || rc=$?
 	else
-		echo "NOTE: OUTAGE_NO_NS=1 or no unshare -m here: FALLBACK to maillog_file for the sending Postfix" >&2
+		echo "NOTE: E2E_NO_NS=1 or no unshare -m here: FALLBACK to maillog_file for the sending Postfix" >&2
 		OUTAGE_IN_NS=1 OUTAGE_MODE=maillog bash "$SELF" || rc=$?
 	fi
 	say "wall time $(($(date +%s) - start)) s"
 	((rc == 0)) || DIED=1 # the scenario has said why
 	return $rc
 }
-main "$@"; exit $?  # on one line: bash must not read on if this file changes meanwhile
+main "$@"; exit $? # on one line: bash must not read on if this file changes meanwhile
