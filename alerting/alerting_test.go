@@ -43,6 +43,9 @@ const (
 // requiredAlerts are the alerts the README and the end-to-end test rely on.
 var requiredAlerts = []string{
 	"BouncewatchRepeated432",
+	"BouncewatchRateLimited",
+	"BouncewatchBlocked",
+	"BouncewatchAuthFailuresRising",
 	"BouncewatchDomainDeferringLong",
 	"BouncewatchRetrySuccessLow",
 	"BouncewatchBounceSpike",

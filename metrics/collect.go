@@ -34,12 +34,19 @@ var (
 	descLostBytes    = desc("bouncewatch_log_lost_bytes_total", "Bytes known to be unread in the lost log files (at least; what was written after the last look is unknown).", "source")
 	descOverflow     = desc("bouncewatch_label_overflow_total", "Label values folded into \"other\" because their label set was full.", "label")
 	descEntries      = desc("bouncewatch_tracker_entries", "Deferred recipients held by the retry tracker.", "source")
+
+	descReasonEvents   = desc("bouncewatch_reason_events_total", "Delivery status events by the reason of the reply (rules.yaml's reasons; \"delivered\" for a 2xx result, \"undefined\" when none matched).", "source", "status", "reason")
+	descDomainReason   = desc("bouncewatch_domain_reason_events_total", "Deferred, bounced and expired events per recipient domain and reason.", "source", "domain", "status", "reason")
+	descReasonOutcomes = desc("bouncewatch_reason_retry_outcomes_total", "Deferred recipients that reached an outcome, by the reason of their first deferral.", "source", "reason", "outcome")
+	descReasonResolve  = desc("bouncewatch_reason_resolution_seconds", "Time from a recipient's first deferral to its outcome, in seconds of log time, by the reason of the first deferral.", "source", "reason", "outcome")
+	descReasonInfo     = desc("bouncewatch_reason_info", "The reasons of the rules in use, with their descriptions.", "reason", "description")
 )
 
 var allDescs = []*prometheus.Desc{
 	descEvents, descDomainEvents, descByHour, descOutcomes, descResolution, descAttempts,
 	descDeferred, descDomainDefer, descOldest, descCodeInfo, descLines, descBytes,
 	descLastEvent, descRotations, descLostFiles, descLostBytes, descOverflow, descEntries,
+	descReasonEvents, descDomainReason, descReasonOutcomes, descReasonResolve, descReasonInfo,
 }
 
 var hourLabels = func() (h [24]string) {
@@ -92,6 +99,9 @@ type snapshot struct {
 	outcomes     []kv[outcomeKey, outcomeStats]
 	pendingCode  []kv[uint16, int64]
 	pendingDom   []kv[uint32, domainGauge]
+	reasonEvents []kv[reasonKey, uint64]
+	domainReason []kv[domainReasonKey, uint64]
+	reasonOut    []kv[reasonOutcomeKey, histogram]
 	counts       Counts
 	overflow     [numOverflow]uint64
 }
@@ -129,6 +139,14 @@ func (sn *snapshot) take(src *Source) {
 		c.resolution.Buckets = append([]uint64(nil), o.resolution.Buckets...)
 		c.attempts.Buckets = append([]uint64(nil), o.attempts.Buckets...)
 		sn.outcomes = append(sn.outcomes, kv[outcomeKey, outcomeStats]{k, c})
+	}
+	sn.reasonEvents = copyMap(sn.reasonEvents, src.reasonEvents)
+	sn.domainReason = copyMap(sn.domainReason, src.domainReasonEvents)
+	sn.reasonOut = sn.reasonOut[:0]
+	for k, h := range src.reasonOutcomes {
+		c := *h
+		c.Buckets = append([]uint64(nil), h.Buckets...)
+		sn.reasonOut = append(sn.reasonOut, kv[reasonOutcomeKey, histogram]{k, c})
 	}
 	sn.pendingCode = copyMap(sn.pendingCode, src.pendingCode)
 	sn.pendingDom = copyMapPtr(sn.pendingDom, src.pendingDomain)
@@ -173,6 +191,17 @@ func (s *Set) Collect(ch chan<- prometheus.Metric) {
 			ch <- constHistogram(descResolution, &e.v.resolution, ResolutionBuckets, l)
 			ch <- constHistogram(descAttempts, &e.v.attempts, AttemptsBuckets, l)
 		}
+		for _, e := range sn.reasonEvents {
+			counter(descReasonEvents, e.v, src, e.k.status.String(), e.k.reason.String())
+		}
+		for _, e := range sn.domainReason {
+			counter(descDomainReason, e.v, src, domains[e.k.domain], e.k.status.String(), e.k.reason.String())
+		}
+		for _, e := range sn.reasonOut {
+			l := []string{src, e.k.reason.String(), e.k.outcome.String()}
+			counter(descReasonOutcomes, e.v.Count, l...)
+			ch <- constHistogram(descReasonResolve, &e.v, ResolutionBuckets, l)
+		}
 		for _, e := range sn.pendingCode {
 			gauge(descDeferred, float64(e.v), src, codes[e.k])
 		}
@@ -208,6 +237,9 @@ func (s *Set) Collect(ch chan<- prometheus.Metric) {
 	}
 	for i, v := range overflow {
 		counter(descOverflow, v, overflowNames[i])
+	}
+	for _, r := range s.labels.reasons() {
+		gauge(descReasonInfo, 1, r[0], r[1])
 	}
 }
 

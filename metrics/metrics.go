@@ -13,6 +13,7 @@
 package metrics
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -31,8 +32,12 @@ var (
 	AttemptsBuckets   = []float64{1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50}
 )
 
-// maxLabelBytes caps any label value that comes from configuration or a log.
-const maxLabelBytes = 128
+// maxLabelBytes caps any label value that comes from configuration or a log;
+// a reason's description, which is prose, may be longer.
+const (
+	maxLabelBytes       = 128
+	maxDescriptionBytes = 512
+)
 
 // Labels is the set of domain and code label values, shared by every source
 // and capped by the rules' limits. It is safe for concurrent use.
@@ -46,6 +51,7 @@ type Labels struct {
 	codes       map[parser.Code]uint16 // index 0 is "other"
 	codeNames   []string
 	codeValues  []parser.Code
+	reasonInfo  [][2]string // name, description of the rules' reasons
 }
 
 // NewLabels returns label sets with the caps of rs.
@@ -71,6 +77,17 @@ func (l *Labels) SetRules(rs *parser.RuleSet) {
 	for _, d := range rs.AlwaysDomains {
 		l.always[d] = true
 	}
+	l.reasonInfo = l.reasonInfo[:0]
+	for _, r := range rs.Reasons {
+		l.reasonInfo = append(l.reasonInfo, [2]string{r.Name, cleanLabel(r.Description, maxDescriptionBytes)})
+	}
+}
+
+// reasons returns the name and description of every reason of the rules.
+func (l *Labels) reasons() [][2]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.reasonInfo)
 }
 
 // domain returns the label index of d, adding it while there is room; folded
@@ -154,12 +171,16 @@ func (l *Labels) restoreCode(c parser.Code) uint16 {
 }
 
 // cleanLabel makes a label value valid UTF-8 and at most maxLabelBytes long.
-func cleanLabel(v string) string {
+func cleanLabel(v string, max ...int) string {
+	limit := maxLabelBytes
+	if len(max) > 0 {
+		limit = max[0]
+	}
 	if !utf8.ValidString(v) {
 		v = strconv.QuoteToASCII(v)
 	}
-	if len(v) > maxLabelBytes {
-		v = v[:maxLabelBytes]
+	if len(v) > limit {
+		v = v[:limit]
 		for !utf8.ValidString(v) {
 			v = v[:len(v)-1]
 		}
@@ -186,6 +207,22 @@ type hourKey struct {
 
 type outcomeKey struct {
 	code    uint16
+	outcome tracker.Outcome
+}
+
+type reasonKey struct {
+	status parser.Status
+	reason parser.Reason
+}
+
+type domainReasonKey struct {
+	domain uint32
+	status parser.Status
+	reason parser.Reason
+}
+
+type reasonOutcomeKey struct {
+	reason  parser.Reason
 	outcome tracker.Outcome
 }
 
@@ -255,6 +292,12 @@ type Source struct {
 	byHour       map[hourKey]uint64
 	outcomes     map[outcomeKey]*outcomeStats
 
+	// By reason: the set of reasons is fixed by the rules files, so these
+	// are as bounded as the code label.
+	reasonEvents       map[reasonKey]uint64
+	domainReasonEvents map[domainReasonKey]uint64 // failures only
+	reasonOutcomes     map[reasonOutcomeKey]*histogram
+
 	lines     [parser.NumResults]uint64
 	bytes     uint64
 	lastEvent int64 // unix nanoseconds of the newest delivery line; 0 before one
@@ -278,7 +321,9 @@ func NewSource(name string, labels *Labels, rs *parser.RuleSet) *Source {
 		domCache: map[string]uint32{}, codeCache: map[parser.Code]uint16{},
 		events: map[eventKey]uint64{}, domainEvents: map[domainKey]uint64{},
 		byHour: map[hourKey]uint64{}, outcomes: map[outcomeKey]*outcomeStats{},
-		pendingCode: map[uint16]int64{}, pendingDomain: map[uint32]*domainGauge{},
+		reasonEvents: map[reasonKey]uint64{}, domainReasonEvents: map[domainReasonKey]uint64{},
+		reasonOutcomes: map[reasonOutcomeKey]*histogram{},
+		pendingCode:    map[uint16]int64{}, pendingDomain: map[uint32]*domainGauge{},
 	}
 }
 
@@ -329,6 +374,10 @@ func (s *Source) Event(ev *parser.Event, g tracker.Group) {
 		s.domainEvents[domainKey{uint32(g), ev.Status, code}]++
 	}
 	s.byHour[hourKey{ev.Status, code, uint8(ev.Time.In(s.loc).Hour())}]++
+	s.reasonEvents[reasonKey{ev.Status, ev.Reason}]++
+	if g != tracker.NoGroup && ev.Status != parser.StatusSent {
+		s.domainReasonEvents[domainReasonKey{uint32(g), ev.Status, ev.Reason}]++
+	}
 }
 
 // Resolved counts one retry outcome (tracker.Sink).
@@ -341,6 +390,13 @@ func (s *Source) Resolved(r *tracker.Resolution) {
 	}
 	o.resolution.observe(r.Duration().Seconds(), ResolutionBuckets)
 	o.attempts.observe(float64(r.Attempts), AttemptsBuckets)
+	rk := reasonOutcomeKey{r.FirstReason, r.Outcome}
+	h := s.reasonOutcomes[rk]
+	if h == nil {
+		h = &histogram{}
+		s.reasonOutcomes[rk] = h
+	}
+	h.observe(r.Duration().Seconds(), ResolutionBuckets)
 }
 
 // Pending keeps the deferred-recipient gauges (tracker.Sink).

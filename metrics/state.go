@@ -69,6 +69,9 @@ const (
 	seriesDomain   = "domain_events"
 	seriesHour     = "events_by_hour"
 	seriesOutcomes = "outcomes"
+	seriesReason   = "reason_events"
+	seriesDomReas  = "domain_reason_events"
+	seriesReasOut  = "reason_outcomes"
 )
 
 // State returns every counter of the source.
@@ -92,6 +95,16 @@ func (s *Source) State() SourceState {
 		st.Series = append(st.Series, SeriesState{Metric: seriesOutcomes, Labels: []string{codes[k.code], k.outcome.String()},
 			Value: o.resolution.Count, Sum: o.resolution.Sum, Buckets: slices.Clone(o.resolution.Buckets),
 			Sum2: o.attempts.Sum, Bucket2: slices.Clone(o.attempts.Buckets)})
+	}
+	for k, v := range s.reasonEvents {
+		st.Series = append(st.Series, SeriesState{Metric: seriesReason, Labels: []string{k.status.String(), k.reason.String()}, Value: v})
+	}
+	for k, v := range s.domainReasonEvents {
+		st.Series = append(st.Series, SeriesState{Metric: seriesDomReas, Labels: []string{domains[k.domain], k.status.String(), k.reason.String()}, Value: v})
+	}
+	for k, h := range s.reasonOutcomes {
+		st.Series = append(st.Series, SeriesState{Metric: seriesReasOut, Labels: []string{k.reason.String(), k.outcome.String()},
+			Value: h.Count, Sum: h.Sum, Buckets: slices.Clone(h.Buckets)})
 	}
 	for k := range s.pendingCode {
 		st.Gauges = append(st.Gauges, [2]string{"code", codes[k]})
@@ -167,7 +180,7 @@ func parseStatus(v string) (parser.Status, bool) {
 
 func (s *Source) restoreSeries(se SeriesState) error {
 	bad := fmt.Errorf("metrics state of %q: bad %s series %q", s.name, se.Metric, se.Labels)
-	want := map[string]int{seriesEvents: 2, seriesDomain: 3, seriesHour: 3, seriesOutcomes: 2}[se.Metric]
+	want := map[string]int{seriesEvents: 2, seriesDomain: 3, seriesHour: 3, seriesOutcomes: 2, seriesReason: 2, seriesDomReas: 3, seriesReasOut: 2}[se.Metric]
 	if want == 0 || len(se.Labels) != want {
 		return bad
 	}
@@ -204,6 +217,27 @@ func (s *Source) restoreSeries(se SeriesState) error {
 			resolution: histogram{Count: se.Value, Sum: se.Sum, Buckets: slices.Clone(se.Buckets)},
 			attempts:   histogram{Count: se.Value, Sum: se.Sum2, Buckets: slices.Clone(se.Bucket2)},
 		}
+	case seriesReason:
+		st, ok := parseStatus(se.Labels[0])
+		r, rok := parser.ReasonNamed(se.Labels[1])
+		if !ok || !rok {
+			return bad
+		}
+		s.reasonEvents[reasonKey{st, r}] = se.Value
+	case seriesDomReas:
+		st, ok := parseStatus(se.Labels[1])
+		r, rok := parser.ReasonNamed(se.Labels[2])
+		if !ok || !rok {
+			return bad
+		}
+		s.domainReasonEvents[domainReasonKey{s.labels.restoreDomain(se.Labels[0]), st, r}] = se.Value
+	case seriesReasOut:
+		r, rok := parser.ReasonNamed(se.Labels[0])
+		o := slices.IndexFunc(outcomeNames(), func(n string) bool { return n == se.Labels[1] })
+		if !rok || o < 0 || len(se.Buckets) != len(ResolutionBuckets) {
+			return bad
+		}
+		s.reasonOutcomes[reasonOutcomeKey{r, tracker.Outcome(o)}] = &histogram{Count: se.Value, Sum: se.Sum, Buckets: slices.Clone(se.Buckets)}
 	}
 	return nil
 }

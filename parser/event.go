@@ -68,4 +68,8 @@ type Event struct {
 	// without an attempt, which takes the code of the latest deferral with
 	// one for the same domain (the tracker knows it).
 	InheritCode bool
+	// Reason is why it failed, from rules.yaml's reasons (ReasonDelivered
+	// for a 2xx result); for InheritCode, the tracker gives it the domain's
+	// along with the code, when it knows one.
+	Reason Reason
 }

@@ -36,13 +36,14 @@ var Results = []Result{Matched, Skipped, Unmatched, TooLong, BadTime, Incomplete
 // concurrent use: it keeps scratch space so that parsing a line allocates
 // nothing beyond what the regexp engine needs for a match.
 type Parser struct {
-	rules  *RuleSet
-	source string
-	times  *TimeParser
-	ref    time.Time
-	domain []byte
-	match  fastregexp.Matcher
-	caps   []int
+	rules   *RuleSet
+	source  string
+	times   *TimeParser
+	ref     time.Time
+	domain  []byte
+	match   fastregexp.Matcher
+	caps    []int
+	reasons classifier
 	// lits says, for the line being parsed, which of the rule set's
 	// literals were looked for (litSeen) and found (litIn).
 	lits []uint8
@@ -220,6 +221,14 @@ func (p *Parser) fill(line []byte, r *Rule, m []int, ev *Event) Result {
 	if ev.Code == 0 {
 		ev.Code = defaultCode[ev.Status]
 		ev.InheritCode = r.inherit
+	}
+	switch {
+	case ev.Code.Class() == 2:
+		ev.Reason = ReasonDelivered
+	case ev.Status == StatusRemoved:
+		ev.Reason = ReasonUndefined
+	default:
+		ev.Reason = p.reasons.reason(p.rules, ev.Code, ev.Text)
 	}
 	var (
 		t  time.Time

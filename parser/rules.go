@@ -25,7 +25,8 @@ type Config struct {
 	Domains  struct {
 		Always []string `yaml:"always"`
 	} `yaml:"domains"`
-	Rules []RuleConfig `yaml:"rules"`
+	Rules   []RuleConfig   `yaml:"rules"`
+	Reasons []ReasonConfig `yaml:"reasons"`
 }
 
 // LimitsConfig bounds memory and label cardinality. Zero means the default.
@@ -77,6 +78,9 @@ type RuleSet struct {
 	Limits        Limits
 	AlwaysDomains []string
 	Rules         []*Rule
+	// Reasons name the cause of failures, in order: the first that
+	// matches a reply wins.
+	Reasons []*ReasonRule
 	// literals are the rules' prefilters, each once: rules that share one
 	// (", status=") search a line for it once. keys are the bytes they are
 	// searched by, each once, and litKey the index of each literal's key:
@@ -241,6 +245,21 @@ func Parse(name string, data []byte) (*RuleSet, error) {
 			}
 		}
 		rs.Rules = append(rs.Rules, r)
+	}
+	if len(cfg.Reasons) > maxReasons {
+		return nil, fmt.Errorf("%s:%d: %d reasons: at most %d (each is a label value)", name, top("reasons"), len(cfg.Reasons), maxReasons)
+	}
+	seenReason := map[string]int{}
+	for i, rc := range cfg.Reasons {
+		rr, err := compileReason(rc, lines.item("reasons", i))
+		if err != nil {
+			return nil, fmt.Errorf("%s:%w", name, err)
+		}
+		if prev, dup := seenReason[rr.Name]; dup {
+			return nil, fmt.Errorf("%s:%d: reason %q: duplicate name (first at line %d)", name, rr.Line, rr.Name, prev)
+		}
+		seenReason[rr.Name] = rr.Line
+		rs.Reasons = append(rs.Reasons, rr)
 	}
 	return rs, nil
 }
@@ -560,8 +579,9 @@ func (c checker) merge(v *yaml.Node, t reflect.Type, tc treeContext) error {
 }
 
 var (
-	ruleConfigType = reflect.TypeFor[RuleConfig]()
-	durationType   = reflect.TypeFor[model.Duration]()
+	ruleConfigType   = reflect.TypeFor[RuleConfig]()
+	reasonConfigType = reflect.TypeFor[ReasonConfig]()
+	durationType     = reflect.TypeFor[model.Duration]()
 )
 
 // value checks the value v of key k, which has type t.
@@ -574,12 +594,16 @@ func (c checker) value(k, v *yaml.Node, t reflect.Type, tc treeContext) error {
 	switch {
 	case t.Kind() == reflect.Struct && t != durationType:
 		return c.mapping(rv, t, treeContext{rule: tc.rule, path: label})
-	case t.Kind() == reflect.Slice && t.Elem() == ruleConfigType:
+	case t.Kind() == reflect.Slice && (t.Elem() == ruleConfigType || t.Elem() == reasonConfigType):
+		what := "rule"
+		if t.Elem() == reasonConfigType {
+			what = "reason"
+		}
 		if rv.Kind != yaml.SequenceNode {
-			return fmt.Errorf("%d: %s: want a list of rules, got %s", v.Line, label, kindName(rv))
+			return fmt.Errorf("%d: %s: want a list of %ss, got %s", v.Line, label, what, kindName(rv))
 		}
 		for i, item := range rv.Content {
-			if err := c.mapping(item, ruleConfigType, treeContext{rule: ruleLabel(item, i)}); err != nil {
+			if err := c.mapping(item, t.Elem(), treeContext{rule: itemLabel(what, item, i)}); err != nil {
 				return err
 			}
 		}
@@ -628,15 +652,15 @@ func decodeScalar(v *yaml.Node, t reflect.Type, label string) error {
 	return fmt.Errorf("%d: %s: %s", v.Line, label, msg)
 }
 
-// ruleLabel names the i-th rule for error messages: `rule "name"`, or
-// `rule #3` when it has no usable name.
-func ruleLabel(item *yaml.Node, i int) string {
+// itemLabel names the i-th rule or reason for error messages: `rule "name"`,
+// or `rule #3` when it has no usable name.
+func itemLabel(what string, item *yaml.Node, i int) string {
 	if _, v := mapValue(resolve(item), "name"); v != nil {
 		if v = resolve(v); v != nil && v.Kind == yaml.ScalarNode && v.Value != "" && !isNull(v) {
-			return fmt.Sprintf("rule %q", v.Value)
+			return fmt.Sprintf("%s %q", what, v.Value)
 		}
 	}
-	return fmt.Sprintf("rule #%d", i+1)
+	return fmt.Sprintf("%s #%d", what, i+1)
 }
 
 // yamlError turns yaml's "line N: msg" texts into "file:N: msg".
@@ -731,9 +755,12 @@ func (d docLines) path(parent, key string) int {
 	return d.key(parent)
 }
 
-func (d docLines) rule(i int) ruleLines {
-	rl := ruleLines{index: i, item: d.key("rules"), keys: map[string]int{}}
-	_, seq := mapValue(d.root, "rules")
+func (d docLines) rule(i int) ruleLines { return d.item("rules", i) }
+
+// item returns where the i-th entry of the list under key is.
+func (d docLines) item(key string, i int) ruleLines {
+	rl := ruleLines{index: i, item: d.key(key), keys: map[string]int{}}
+	_, seq := mapValue(d.root, key)
 	seq = resolve(seq)
 	if seq == nil || seq.Kind != yaml.SequenceNode || i >= len(seq.Content) {
 		return rl

@@ -31,10 +31,10 @@ var loadErrors = []struct {
 	{"bad-yaml-syntax.yaml", `testdata/rules/bad-yaml-syntax.yaml:4: found unexpected end of stream`},
 	{"bad-tab-indent.yaml", `testdata/rules/bad-tab-indent.yaml:4: found a tab character that violates indentation`},
 	{"bad-multiple-documents.yaml", `testdata/rules/bad-multiple-documents.yaml:6: a second YAML document: a rules file holds exactly one`},
-	{"bad-top-level-list.yaml", `testdata/rules/bad-top-level-list.yaml:1: want a mapping of timezone, limits, domains, rules at the top level, got a list`},
+	{"bad-top-level-list.yaml", `testdata/rules/bad-top-level-list.yaml:1: want a mapping of timezone, limits, domains, rules, reasons at the top level, got a list`},
 
 	// Strict keys and types.
-	{"bad-unknown-toplevel-key.yaml", `testdata/rules/bad-unknown-toplevel-key.yaml:2: unknown key "rule" (known: timezone, limits, domains, rules)`},
+	{"bad-unknown-toplevel-key.yaml", `testdata/rules/bad-unknown-toplevel-key.yaml:2: unknown key "rule" (known: timezone, limits, domains, rules, reasons)`},
 	{"bad-unknown-key.yaml", `testdata/rules/bad-unknown-key.yaml:4: limits: unknown key "max_lines" (known: max_domains, max_codes, max_line_bytes, tracker_ttl, tracker_max_entries)`},
 	{"bad-unknown-rule-key.yaml", `testdata/rules/bad-unknown-rule-key.yaml:7: rule "postfix-delivery": unknown key "regexp" (known: name, contains, match, skip, status, code, inherit_code)`},
 	{"bad-duplicate-key.yaml", `testdata/rules/bad-duplicate-key.yaml:6: rule "postfix-removed": duplicate key "status" (first at line 5)`},
@@ -50,6 +50,17 @@ var loadErrors = []struct {
 	{"bad-always-domain.yaml", `testdata/rules/bad-always-domain.yaml:5: domains.always[1]: "mail server.example" is not a valid domain name`},
 	{"bad-no-rules.yaml", `testdata/rules/bad-no-rules.yaml:1: no rules: the rules: list is missing or empty`},
 	{"bad-empty-rules.yaml", `testdata/rules/bad-empty-rules.yaml:2: no rules: the rules: list is missing or empty`},
+
+	// Reasons.
+	{"bad-reason-no-name.yaml", `testdata/rules/bad-reason-no-name.yaml:9: reason #2: name is missing`},
+	{"bad-reason-name.yaml", `testdata/rules/bad-reason-name.yaml:7: reason "Rate-Limited": a name is lower-case letters, digits and _, starting with a letter (it is a label value)`},
+	{"bad-reason-builtin.yaml", `testdata/rules/bad-reason-builtin.yaml:7: reason "undefined": "undefined" is built in: the reason of a failure no pattern matches, and of a 2xx result`},
+	{"bad-reason-no-pattern.yaml", `testdata/rules/bad-reason-no-pattern.yaml:7: reason "blocked": needs text or code (or both)`},
+	{"bad-reason-regexp.yaml", "testdata/rules/bad-reason-regexp.yaml:8: reason \"blocked\": compile text: error parsing regexp: missing closing ): `listed (at|in`"},
+	{"bad-reason-code-regexp.yaml", "testdata/rules/bad-reason-code-regexp.yaml:9: reason \"blocked\": compile code: error parsing regexp: missing closing ): `5\\.7\\.(1`"},
+	{"bad-reason-upper.yaml", `testdata/rules/bad-reason-upper.yaml:8: reason "blocked": 'S' can never match: the text is matched in lower case`},
+	{"bad-reason-duplicate.yaml", `testdata/rules/bad-reason-duplicate.yaml:9: reason "blocked": duplicate name (first at line 7)`},
+	{"bad-reason-unknown-key.yaml", `testdata/rules/bad-reason-unknown-key.yaml:8: reason "blocked": unknown key "pattern" (known: name, description, text, code)`},
 
 	// Rules.
 	{"bad-no-name.yaml", `testdata/rules/bad-no-name.yaml:6: rule #2: name is missing`},

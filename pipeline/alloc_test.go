@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/bouncewatch/bouncewatch/parser"
@@ -113,3 +114,26 @@ type countingObserver struct{}
 func (countingObserver) Line([]byte, parser.Result, *parser.Rule, *parser.Event) {}
 func (countingObserver) Event(*parser.Event, tracker.Group)                      {}
 func (countingObserver) Resolved(*tracker.Resolution)                            {}
+
+// BenchmarkLineKinds times one line of each kind through the whole
+// pipeline (parser, tracker, metrics, status page), as the daemon feeds it.
+func BenchmarkLineKinds(b *testing.B) {
+	for _, k := range lineKinds {
+		b.Run(strings.ReplaceAll(k.name, " ", "-"), func(b *testing.B) {
+			s, _ := newSource(b)
+			pos := &tailer.Position{Files: []tailer.FilePos{{Path: "/var/log/mail.log"}}}
+			const n = 1 << 14
+			lines := make([]tailer.Line, n)
+			for i := range lines {
+				l := []byte(k.line(i))
+				lines[i] = tailer.Line{Data: l, N: len(l) + 1}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				s.Lines(lines[i%n:i%n+1], pos)
+				i++
+			}
+		})
+	}
+}

@@ -43,8 +43,7 @@ const (
 // the whole line (valid until the next call); orphans counts parts whose
 // line can never be whole (a part missing, or the oldest let go).
 func (j *joiner) add(line []byte, seq uint64) (res joinResult, line2 []byte, orphans int) {
-	head := line[:min(len(line), 160)] // the syslog header is at the start
-	i := bytes.Index(head, []byte("]: ["))
+	i := splitAt(line[:min(len(line), 160)]) // the syslog header is at the start
 	if i < 0 {
 		return notSplit, nil, 0
 	}
@@ -96,6 +95,23 @@ func (j *joiner) add(line []byte, seq uint64) (res joinResult, line2 []byte, orp
 		return joinedLong, nil, orphans
 	}
 	return joined, sp.Line, orphans
+}
+
+// splitAt returns where "]: [" is in head, or -1. Every line comes here, so
+// it looks for ']' and compares, which is cheaper than a general search.
+func splitAt(head []byte) int {
+	for i := 0; i < len(head); {
+		j := bytes.IndexByte(head[i:], ']')
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if len(head)-i >= 4 && head[i+1] == ':' && head[i+2] == ' ' && head[i+3] == '[' {
+			return i
+		}
+		i++
+	}
+	return -1
 }
 
 // splitMark reads "n/m] " or "n\m] " at the start of b.

@@ -306,7 +306,10 @@ func (s *Source) StatusData(ref time.Time) status.SourceData {
 		notes[d.Group] = d
 	}
 	sd := status.SourceData{Name: s.name, Outcomes: s.recorder.Outcomes(), Hours: v.Hours, Delivered: v.Delivered,
-		Buckets: metrics.ResolutionBuckets, Names: s.metrics.Labels().DomainName}
+		Buckets: metrics.ResolutionBuckets, Names: s.metrics.Labels().DomainName, Reasons: map[parser.Reason]string{}}
+	for _, r := range s.parser.Rules().Reasons {
+		sd.Reasons[r.Reason] = r.Description
+	}
 	for _, p := range v.Pending {
 		d := status.DomainData{DomainNow: notes[p.Group], Pending: p.N, Oldest: p.Oldest}
 		d.Group = p.Group

@@ -32,7 +32,7 @@ func feed(t *testing.T, s *Source, path string) {
 	s.Lines(batch, pos)
 }
 
-func newSource(t *testing.T) (*Source, *metrics.Set) {
+func newSource(t testing.TB) (*Source, *metrics.Set) {
 	rs := labtest.Rules(t)
 	labels := metrics.NewLabels(rs)
 	s := New(Options{Name: "lab", Rules: rs, Labels: labels, Now: func() time.Time { return labtest.Reference }})

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
@@ -33,6 +34,7 @@ type Doc struct {
 	First    *time.Time        `json:"first_event,omitempty"`
 	Last     *time.Time        `json:"last_event,omitempty"`
 	Codes    []CodeDoc         `json:"codes"`
+	Reasons  []ReasonDoc       `json:"reasons"`
 	Domains  []DomainDoc       `json:"top_domains"`
 	Hours    []HourDoc         `json:"hours"`
 	Pending  PendingDoc        `json:"pending"`
@@ -51,6 +53,20 @@ type CodeDoc struct {
 	Outcomes    map[string]uint64 `json:"retry_outcomes,omitempty"`
 	SuccessRate *float64          `json:"retry_success_rate,omitempty"`
 	Resolution  []ResolutionDoc   `json:"resolution,omitempty"`
+	Reasons     map[string]uint64 `json:"reasons,omitempty"` // its failures by reason
+}
+
+// ReasonDoc describes one reason of failure: the failures it explains, and
+// how the recipients whose first deferral it explains ended.
+type ReasonDoc struct {
+	Reason      string            `json:"reason"`
+	Description string            `json:"description,omitempty"`
+	Events      map[string]uint64 `json:"events"`
+	Total       uint64            `json:"total"`
+	Domains     int               `json:"domains"`
+	Outcomes    map[string]uint64 `json:"retry_outcomes,omitempty"`
+	SuccessRate *float64          `json:"retry_success_rate,omitempty"`
+	Resolution  []ResolutionDoc   `json:"resolution,omitempty"`
 }
 
 // ResolutionDoc gives percentiles of the time from first deferral to an
@@ -66,10 +82,11 @@ type ResolutionDoc struct {
 
 // DomainDoc describes one affected domain.
 type DomainDoc struct {
-	Domain string            `json:"domain"`
-	Events map[string]uint64 `json:"events"`
-	Codes  map[string]uint64 `json:"codes"`
-	failed uint64
+	Domain  string            `json:"domain"`
+	Events  map[string]uint64 `json:"events"`
+	Codes   map[string]uint64 `json:"codes"`
+	Reasons map[string]uint64 `json:"reasons"`
+	failed  uint64
 }
 
 // HourDoc counts events in one hour of the day.
@@ -135,14 +152,47 @@ func (s *Summary) Doc() *Doc {
 			r := float64(cs.Outcomes[tracker.Delivered]) / float64(outcomes)
 			cd.SuccessRate = &r
 		}
-		cd.Resolution = resolutions(cs)
+		cd.Resolution = resolutions(&cs.Delivered, &cs.Resolutions)
+		for r, n := range cs.Reasons {
+			if cd.Reasons == nil {
+				cd.Reasons = map[string]uint64{}
+			}
+			cd.Reasons[r.String()] = n
+		}
 		d.Codes = append(d.Codes, cd)
+	}
+	d.Reasons = []ReasonDoc{}
+	for _, r := range s.reasonOrder() {
+		rs := s.Reasons[r]
+		rd := ReasonDoc{Reason: r.String(), Description: s.describe(r), Events: map[string]uint64{}, Domains: len(rs.Domains)}
+		for _, st := range eventStatuses {
+			if v := rs.Events[st]; v > 0 {
+				rd.Events[st.String()] = v
+				rd.Total += v
+			}
+		}
+		var outcomes uint64
+		for o := tracker.Outcome(0); o < tracker.NumOutcomes; o++ {
+			if v := rs.Outcomes[o]; v > 0 {
+				if rd.Outcomes == nil {
+					rd.Outcomes = map[string]uint64{}
+				}
+				rd.Outcomes[o.String()] = v
+				outcomes += v
+			}
+		}
+		if outcomes > 0 {
+			rate := float64(rs.Outcomes[tracker.Delivered]) / float64(outcomes)
+			rd.SuccessRate = &rate
+		}
+		rd.Resolution = resolutions(&rs.Delivered, &rs.Resolutions)
+		d.Reasons = append(d.Reasons, rd)
 	}
 	if d.Codes == nil {
 		d.Codes = []CodeDoc{}
 	}
 	for name, ds := range s.Domains {
-		dd := DomainDoc{Domain: name, Events: map[string]uint64{}, Codes: map[string]uint64{}}
+		dd := DomainDoc{Domain: name, Events: map[string]uint64{}, Codes: map[string]uint64{}, Reasons: map[string]uint64{}}
 		for _, st := range eventStatuses {
 			if v := ds.Events[st]; v > 0 {
 				dd.Events[st.String()] = v
@@ -154,6 +204,9 @@ func (s *Summary) Doc() *Doc {
 		}
 		for c, v := range ds.Codes {
 			dd.Codes[c.String()] = v
+		}
+		for r, v := range ds.Reasons {
+			dd.Reasons[r.String()] = v
 		}
 		d.Domains = append(d.Domains, dd)
 	}
@@ -189,17 +242,53 @@ func (s *Summary) Doc() *Doc {
 	return d
 }
 
-// resolutions gives the percentiles of a code's times to delivery, and of
-// the times to any outcome when some recipients were not delivered.
-func resolutions(cs *CodeStats) []ResolutionDoc {
+// resolutions gives the percentiles of the times to delivery, and of the
+// times to any outcome when some recipients were not delivered.
+func resolutions(delivered, all *Durations) []ResolutionDoc {
 	var out []ResolutionDoc
-	if cs.Delivered.N() > 0 {
-		out = append(out, percentiles("delivered", &cs.Delivered))
+	if delivered.N() > 0 {
+		out = append(out, percentiles("delivered", delivered))
 	}
-	if cs.Resolutions.N() > cs.Delivered.N() {
-		out = append(out, percentiles("all", &cs.Resolutions))
+	if all.N() > delivered.N() {
+		out = append(out, percentiles("all", all))
 	}
 	return out
+}
+
+// reasonOrder lists the reasons seen, those with the most failures first
+// (then those that only began retries), undefined last.
+func (s *Summary) reasonOrder() []parser.Reason {
+	var out []parser.Reason
+	for r := range s.Reasons {
+		if r != parser.ReasonUndefined {
+			out = append(out, r)
+		}
+	}
+	failures := func(r parser.Reason) uint64 {
+		e := s.Reasons[r].Events
+		return e[parser.StatusDeferred] + e[parser.StatusBounced] + e[parser.StatusExpired]
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := failures(out[i]), failures(out[j])
+		return a > b || a == b && out[i].String() < out[j].String()
+	})
+	if s.Reasons[parser.ReasonUndefined] != nil {
+		out = append(out, parser.ReasonUndefined)
+	}
+	return out
+}
+
+// describe returns the description the rules give a reason.
+func (s *Summary) describe(r parser.Reason) string {
+	for _, rr := range s.Rules.Reasons {
+		if rr.Reason == r {
+			return rr.Description
+		}
+	}
+	if r == parser.ReasonUndefined {
+		return "No reason's patterns matched the reply."
+	}
+	return ""
 }
 
 func percentiles(outcome string, d *Durations) ResolutionDoc {
@@ -275,17 +364,34 @@ func (s *Summary) WriteText(w io.Writer) error {
 	tw.Flush()
 	b.WriteString("Counts are of log lines: a recipient deferred three times is three deferrals; an\nexpired message counts one expiry per recipient still waiting.\n")
 
+	var failures bool
+	for _, r := range d.Reasons {
+		failures = failures || r.Total > 0
+	}
+	if failures {
+		b.WriteString("\nWhy, by the reason of the reply\n")
+		tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "REASON\tDEFERRED\tBOUNCED\tEXPIRED\tDOMAINS\tWHAT IT MEANS")
+		for _, r := range d.Reasons {
+			if r.Total == 0 {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", r.Reason, r.Events["deferred"], r.Events["bounced"], r.Events["expired"], r.Domains, firstSentence(r.Description))
+		}
+		tw.Flush()
+	}
+
 	if len(d.Domains) > 0 {
 		fmt.Fprintf(b, "\nDomains with deferrals, bounces or expiries (the %d with the most)\n", TopDomains)
 		tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "DOMAIN\tDEFERRALS\tBOUNCED\tEXPIRED\tDELIVERED\tCODES")
+		fmt.Fprintln(tw, "DOMAIN\tDEFERRALS\tBOUNCED\tEXPIRED\tDELIVERED\tCODES\tREASONS")
 		for _, dd := range d.Domains {
 			codes := make([]string, 0, len(dd.Codes))
 			for c, v := range dd.Codes {
 				codes = append(codes, fmt.Sprintf("%s×%d", c, v))
 			}
 			sort.Strings(codes)
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", dd.Domain, dd.Events["deferred"], dd.Events["bounced"], dd.Events["expired"], dd.Events["sent"], strings.Join(codes, " "))
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", dd.Domain, dd.Events["deferred"], dd.Events["bounced"], dd.Events["expired"], dd.Events["sent"], strings.Join(codes, " "), mostFirst(dd.Reasons))
 		}
 		tw.Flush()
 	}
@@ -314,6 +420,25 @@ func (s *Summary) WriteText(w io.Writer) error {
 			}
 			abandoned += c.Outcomes["abandoned"]
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.0f%%\t%s\n", c.Code, n, c.Outcomes["delivered"], c.Outcomes["bounced"], c.Outcomes["expired"], c.Outcomes["abandoned"], 100**c.SuccessRate, times)
+		}
+		tw.Flush()
+		b.WriteString("\nThe same recipients, by the reason of their first deferral\n")
+		tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "FIRST REASON\tRECIPIENTS\tDELIVERED\tBOUNCED\tEXPIRED\tABANDONED\tDELIVERED IN THE END\tTIME TO DELIVERY p50 p90 p99")
+		for _, r := range d.Reasons {
+			if r.Outcomes == nil {
+				continue
+			}
+			var n uint64
+			for _, v := range r.Outcomes {
+				n += v
+			}
+			times := "-"
+			if len(r.Resolution) > 0 && r.Resolution[0].Outcome == "delivered" {
+				rd := r.Resolution[0]
+				times = dur(rd.P50) + " " + dur(rd.P90) + " " + dur(rd.P99)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.0f%%\t%s\n", r.Reason, n, r.Outcomes["delivered"], r.Outcomes["bounced"], r.Outcomes["expired"], r.Outcomes["abandoned"], 100**r.SuccessRate, times)
 		}
 		tw.Flush()
 		if abandoned > 0 {
@@ -365,6 +490,49 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// mostFirst lists counts by name, the largest first: "network×35 expired×7".
+func mostFirst(m map[string]uint64) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := m[names[i]], m[names[j]]
+		return a > b || a == b && names[i] < names[j]
+	})
+	for i, k := range names {
+		names[i] = fmt.Sprintf("%s×%d", k, m[k])
+	}
+	return strings.Join(names, " ")
+}
+
+// firstSentence returns the first sentence of a description, without what
+// it says in parentheses, cut at a word to fit a terminal.
+func firstSentence(s string) string {
+	if i := strings.Index(s, ". "); i >= 0 {
+		s = s[:i+1]
+	}
+	if i := strings.Index(s, " ("); i >= 0 {
+		if j := strings.IndexByte(s[i:], ')'); j >= 0 {
+			s = s[:i] + s[i+j+1:]
+		}
+	}
+	const width = 64
+	if utf8.RuneCountInString(s) > width {
+		cut := 0
+		for i := range s {
+			if utf8.RuneCountInString(s[:i]) > width-1 {
+				break
+			}
+			if s[i] == ' ' {
+				cut = i
+			}
+		}
+		s = strings.TrimRight(s[:cut], ",;:") + "…"
+	}
+	return s
 }
 
 func dur(sec float64) string {

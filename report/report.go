@@ -38,8 +38,10 @@ type Options struct {
 	// Reference, when set, is the reference time for year-less timestamps of
 	// every input instead of each file's modification time (for tests).
 	Reference time.Time
-	// OnLine, when set, sees every line that was not too long with its result.
-	OnLine func(file string, lineNo int, line []byte, res parser.Result)
+	// OnLine, when set, sees every line that was not too long with its
+	// result and, for a delivery result, its event (as the tracker left it:
+	// with the code and reason a deferral without a code inherits).
+	OnLine func(file string, lineNo int, line []byte, res parser.Result, ev *parser.Event)
 }
 
 // Summary is what a pass found.
@@ -54,6 +56,7 @@ type Summary struct {
 	First    time.Time
 	Last     time.Time
 	Codes    map[parser.Code]*CodeStats
+	Reasons  map[parser.Reason]*ReasonStats // of failures, and of the first deferral of retries
 	// Domains are by domain label: past the cap of rules.yaml, "other".
 	Domains map[string]*DomainStats
 	Hours   [24][parser.StatusExpired + 1]uint64
@@ -63,7 +66,7 @@ type Summary struct {
 	labels  *metrics.Labels
 	byGroup []*DomainStats
 	pipe    *pipeline.Source
-	onLine  func(file string, lineNo int, line []byte, res parser.Result)
+	onLine  func(file string, lineNo int, line []byte, res parser.Result, ev *parser.Event)
 	file    string
 	lineNo  int
 }
@@ -74,12 +77,23 @@ type CodeStats struct {
 	Outcomes    [tracker.NumOutcomes]uint64      // as the first temporary code of a retry
 	Resolutions Durations                        // times to any outcome
 	Delivered   Durations                        // times to delivery
+	Reasons     map[parser.Reason]uint64         // failures by reason
+}
+
+// ReasonStats is everything seen of one reason of failure.
+type ReasonStats struct {
+	Events      [parser.StatusExpired + 1]uint64 // by status
+	Outcomes    [tracker.NumOutcomes]uint64      // as the reason of a first deferral
+	Resolutions Durations
+	Delivered   Durations
+	Domains     map[string]bool // with a failure for this reason
 }
 
 // DomainStats is everything seen of one recipient domain.
 type DomainStats struct {
-	Events [parser.StatusExpired + 1]uint64
-	Codes  map[parser.Code]uint64 // non-success codes
+	Events  [parser.StatusExpired + 1]uint64
+	Codes   map[parser.Code]uint64   // non-success codes
+	Reasons map[parser.Reason]uint64 // of failures
 }
 
 // Pending is a recipient still waiting for a retry when the input ended.
@@ -104,7 +118,7 @@ func (s *Summary) Line(line []byte, res parser.Result, rule *parser.Rule, ev *pa
 		s.RuleHits[rule.Name]++
 	}
 	if s.onLine != nil && res != parser.TooLong {
-		s.onLine(s.file, s.lineNo, line, res)
+		s.onLine(s.file, s.lineNo, line, res, ev)
 	}
 }
 
@@ -112,6 +126,16 @@ func (s *Summary) Line(line []byte, res parser.Result, rule *parser.Rule, ev *pa
 func (s *Summary) Event(ev *parser.Event, g tracker.Group) {
 	c := s.code(ev.Code)
 	c.Events[ev.Status]++
+	failed := ev.Status == parser.StatusDeferred || ev.Status == parser.StatusBounced || ev.Status == parser.StatusExpired
+	var rs *ReasonStats
+	if failed {
+		if c.Reasons == nil {
+			c.Reasons = map[parser.Reason]uint64{}
+		}
+		c.Reasons[ev.Reason]++
+		rs = s.reason(ev.Reason)
+		rs.Events[ev.Status]++
+	}
 	s.Hours[ev.Time.In(s.Rules.Location).Hour()][ev.Status]++
 	if g == tracker.NoGroup {
 		return
@@ -125,7 +149,7 @@ func (s *Summary) Event(ev *parser.Event, g tracker.Group) {
 	if d == nil {
 		name := s.labels.DomainName(g)
 		if d = s.Domains[name]; d == nil {
-			d = &DomainStats{Codes: map[parser.Code]uint64{}}
+			d = &DomainStats{Codes: map[parser.Code]uint64{}, Reasons: map[parser.Reason]uint64{}}
 			s.Domains[name] = d
 		}
 		s.byGroup[g] = d
@@ -134,6 +158,22 @@ func (s *Summary) Event(ev *parser.Event, g tracker.Group) {
 	if ev.Code.Class() != 2 {
 		d.Codes[ev.Code]++
 	}
+	if failed {
+		d.Reasons[ev.Reason]++
+		if rs.Domains == nil {
+			rs.Domains = map[string]bool{}
+		}
+		rs.Domains[s.labels.DomainName(g)] = true
+	}
+}
+
+func (s *Summary) reason(r parser.Reason) *ReasonStats {
+	rs := s.Reasons[r]
+	if rs == nil {
+		rs = &ReasonStats{}
+		s.Reasons[r] = rs
+	}
+	return rs
 }
 
 // Resolved implements pipeline.Observer.
@@ -143,6 +183,12 @@ func (s *Summary) Resolved(r *tracker.Resolution) {
 	c.Resolutions.Add(r.Duration())
 	if r.Outcome == tracker.Delivered {
 		c.Delivered.Add(r.Duration())
+	}
+	rs := s.reason(r.FirstReason)
+	rs.Outcomes[r.Outcome]++
+	rs.Resolutions.Add(r.Duration())
+	if r.Outcome == tracker.Delivered {
+		rs.Delivered.Add(r.Duration())
 	}
 }
 
@@ -169,6 +215,7 @@ func Run(ctx context.Context, opts Options, files []string) (*Summary, error) {
 		Rules: rs, Source: opts.Source, Files: files,
 		RuleHits: map[string]uint64{},
 		Codes:    map[parser.Code]*CodeStats{},
+		Reasons:  map[parser.Reason]*ReasonStats{},
 		Domains:  map[string]*DomainStats{},
 		labels:   metrics.NewLabels(rs),
 		onLine:   opts.OnLine,

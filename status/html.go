@@ -43,6 +43,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 		return t
 	},
 	"bytes": byteSize,
+	"words": func(name string) string { return strings.ReplaceAll(name, "_", " ") },
 	"deref": func(f *float64) float64 { return *f },
 	"stamp": func(any) string { return "" }, // bound to the page's zone by WriteHTML
 }).Parse(pageHTML))

@@ -50,6 +50,7 @@ type Deferring struct {
 	OldestAgeSeconds float64    `json:"oldest_age_seconds"`
 	FirstCode        Code       `json:"first_code"`   // of the first deferral since the domain had none pending
 	CurrentCode      Code       `json:"current_code"` // of the latest deferral
+	Reason           Reason     `json:"reason"`       // of the latest deferral's reply
 	LastDeferral     time.Time  `json:"last_deferral"`
 	Reply            string     `json:"last_reply"`
 	Lately           int        `json:"deferrals_last_15m"`
@@ -73,13 +74,24 @@ func codeOf(c parser.Code) Code {
 	return Code{Code: c.String(), Description: Meaning(c)}
 }
 
+// Reason is why deliveries failed, from the rules' reasons.
+type Reason struct {
+	Reason      string `json:"reason"`
+	Description string `json:"description,omitempty"`
+}
+
+func reasonOf(r parser.Reason, described map[parser.Reason]string) Reason {
+	return Reason{Reason: r.String(), Description: described[r]}
+}
+
 // Resolution counts the deferred recipients of a domain that reached an
-// outcome, by the code of their first deferral.
+// outcome, by the code and reason of their first deferral.
 type Resolution struct {
 	Source         string    `json:"source"`
 	Domain         string    `json:"domain"`
 	Outcome        string    `json:"outcome"`
 	FirstCode      Code      `json:"first_code"`
+	FirstReason    Reason    `json:"first_reason"`
 	Recipients     uint64    `json:"recipients"`
 	MeanSeconds    float64   `json:"mean_seconds"` // from first deferral to outcome
 	LongestSeconds float64   `json:"longest_seconds"`
@@ -165,6 +177,8 @@ type SourceData struct {
 	Delivered []uint64
 	Buckets   []float64
 	Names     func(tracker.Group) string // domain label of a group
+	// Reasons describes the reasons of the rules in use.
+	Reasons map[parser.Reason]string
 }
 
 // DomainData joins the metrics' pending gauges and the recorder's notes.
@@ -197,7 +211,7 @@ func Build(p *Page, ref time.Time, data []SourceData) {
 			}
 			def := Deferring{
 				Source: sd.Name, Domain: sd.Names(d.Group), Pending: d.Pending,
-				FirstCode: codeOf(d.FirstCode), CurrentCode: codeOf(d.LastCode),
+				FirstCode: codeOf(d.FirstCode), CurrentCode: codeOf(d.LastCode), Reason: reasonOf(d.LastWhy, sd.Reasons),
 				LastDeferral: d.Last, Reply: d.Reply, Lately: d.Lately, Total: d.Total, Threshold: Threshold,
 			}
 			if p.Whole {
@@ -216,7 +230,7 @@ func Build(p *Page, ref time.Time, data []SourceData) {
 				continue
 			}
 			p.Resolved = append(p.Resolved, Resolution{Source: sd.Name, Domain: sd.Names(k.Group), Outcome: k.Outcome.String(),
-				FirstCode: codeOf(k.FirstCode), Recipients: o.N, MeanSeconds: o.Seconds / float64(o.N), LongestSeconds: o.MaxSeconds,
+				FirstCode: codeOf(k.FirstCode), FirstReason: reasonOf(k.FirstReason, sd.Reasons), Recipients: o.N, MeanSeconds: o.Seconds / float64(o.N), LongestSeconds: o.MaxSeconds,
 				MeanDeferrals: float64(o.Attempts) / float64(o.N), Last: o.Last})
 		}
 		for h := range sd.Hours {

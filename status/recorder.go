@@ -9,7 +9,6 @@
 package status
 
 import (
-	"bytes"
 	"time"
 	"unicode/utf8"
 
@@ -46,9 +45,10 @@ type Recorder struct {
 
 // OutcomeKey is what outcomes are counted by.
 type OutcomeKey struct {
-	Group     tracker.Group
-	Outcome   tracker.Outcome
-	FirstCode parser.Code
+	Group       tracker.Group
+	Outcome     tracker.Outcome
+	FirstCode   parser.Code
+	FirstReason parser.Reason
 }
 
 // Outcomes counts the recipients of one domain that reached one outcome
@@ -67,11 +67,15 @@ type domain struct {
 	firstEver parser.Code // of its first deferral at all
 	total     uint64      // deferrals
 	lastCode  parser.Code
+	lastWhy   parser.Reason // the reason of the latest deferral
 	lastTime  int64
-	reply     [maxReply]byte
-	replyLen  int
-	minutes   [int(Window / time.Minute)]uint32 // deferrals per minute of log time
-	minute    int64                             // unix minute of minutes[minute%len]
+	// reply is the start of the latest reply as logged; it is cleaned for
+	// the page only when the page asks (see cleanReply).
+	reply    [maxReply]byte
+	replyLen int
+	replyAll bool                              // reply holds all of it
+	minutes  [int(Window / time.Minute)]uint32 // deferrals per minute of log time
+	minute   int64                             // unix minute of minutes[minute%len]
 }
 
 // NewRecorder returns an empty recorder.
@@ -101,9 +105,11 @@ func (r *Recorder) Event(ev *parser.Event, g tracker.Group) {
 	}
 	d.total++
 	if ns >= d.lastTime {
-		d.lastTime, d.lastCode = ns, ev.Code
+		d.lastTime, d.lastCode, d.lastWhy = ns, ev.Code, ev.Reason
 		if !ev.InheritCode { // "retry time not reached" says nothing new
-			d.replyLen = cleanReply(d.reply[:], replyText(ev.Text))
+			text := parser.ReplyText(ev.Text)
+			d.replyLen = copy(d.reply[:], text)
+			d.replyAll = d.replyLen == len(text)
 		}
 	}
 	minute := ev.Time.Unix() / 60
@@ -132,7 +138,7 @@ func (r *Recorder) Pending(c parser.Code, g tracker.Group, delta int) {
 
 // Resolved notes an outcome.
 func (r *Recorder) Resolved(res *tracker.Resolution) {
-	k := OutcomeKey{res.Group, res.Outcome, res.FirstCode}
+	k := OutcomeKey{res.Group, res.Outcome, res.FirstCode, res.FirstReason}
 	o := r.outcomes[k]
 	if o == nil {
 		if len(r.outcomes) >= maxOutcomeRows {
@@ -157,6 +163,7 @@ type DomainNow struct {
 	FirstCode parser.Code // of the first deferral since it had none pending; 0 when none is
 	FirstEver parser.Code // of its first deferral at all
 	LastCode  parser.Code
+	LastWhy   parser.Reason
 	Last      time.Time
 	Reply     string
 	Lately    int    // deferrals in the Window before the reference time
@@ -182,8 +189,8 @@ func (r *Recorder) Domains(ref time.Time) []DomainNow {
 		if d.pending == 0 {
 			first = 0
 		}
-		out = append(out, DomainNow{Group: g, FirstCode: first, FirstEver: d.firstEver, LastCode: d.lastCode, Last: time.Unix(0, d.lastTime),
-			Reply: string(d.reply[:d.replyLen]), Lately: n, Total: d.total})
+		out = append(out, DomainNow{Group: g, FirstCode: first, FirstEver: d.firstEver, LastCode: d.lastCode, LastWhy: d.lastWhy, Last: time.Unix(0, d.lastTime),
+			Reply: cleanReply(d.reply[:d.replyLen], d.replyAll), Lately: n, Total: d.total})
 	}
 	return out
 }
@@ -205,41 +212,40 @@ func (r *Recorder) Newest() time.Time {
 	return time.Unix(0, r.newest)
 }
 
-// replyText drops what comes before the reply in a deferral's text: Exim's
-// " R=router T=transport defer (-44) H=host [ip]: " before "SMTP error from
-// ...", or the space after Postfix's "(".
-func replyText(text []byte) []byte {
-	text = bytes.TrimLeft(text, " ")
-	if bytes.HasPrefix(text, []byte("R=")) {
-		if i := bytes.Index(text, []byte("defer (")); i >= 0 {
-			if j := bytes.Index(text[i:], []byte(": ")); j >= 0 {
-				return text[i+j+2:]
+// cleanReply makes a reply fit for the page: valid UTF-8 without control
+// characters (it comes from the network), at most maxReply bytes, cut at a
+// character boundary, the closing parenthesis of Postfix's "(...)" dropped.
+// raw is the start of the reply as logged, all of it when whole.
+func cleanReply(raw []byte, whole bool) string {
+	if n := len(raw); whole && n > 0 && raw[n-1] == ')' {
+		raw = raw[:n-1]
+	}
+	if !whole {
+		// The cut may have split the last character: leave it out rather
+		// than show it as broken.
+		for k := 1; k <= utf8.UTFMax && k <= len(raw); k++ {
+			if utf8.RuneStart(raw[len(raw)-k]) {
+				if !utf8.FullRune(raw[len(raw)-k:]) {
+					raw = raw[:len(raw)-k]
+				}
+				break
 			}
 		}
 	}
-	return text
-}
-
-// cleanReply copies a reply text into dst: valid UTF-8 without control
-// characters (it comes from the network), cut at a character boundary, the
-// closing parenthesis of Postfix's "(...)" dropped.
-func cleanReply(dst []byte, text []byte) int {
-	if n := len(text); n > 0 && text[n-1] == ')' {
-		text = text[:n-1]
-	}
+	var dst [maxReply]byte
 	n := 0
-	for len(text) > 0 {
-		if c := text[0]; c >= 0x20 && c < 0x7f { // printable ASCII, most of it
+	for len(raw) > 0 {
+		if c := raw[0]; c >= 0x20 && c < 0x7f { // printable ASCII, most of it
 			if n == len(dst) {
 				break
 			}
 			dst[n] = c
 			n++
-			text = text[1:]
+			raw = raw[1:]
 			continue
 		}
-		r, size := utf8.DecodeRune(text)
-		text = text[size:]
+		r, size := utf8.DecodeRune(raw)
+		raw = raw[size:]
 		if r == utf8.RuneError && size <= 1 || r < 0x20 || r == 0x7f {
 			r = '\ufffd'
 		}
@@ -248,5 +254,5 @@ func cleanReply(dst []byte, text []byte) int {
 		}
 		n += utf8.EncodeRune(dst[n:], r)
 	}
-	return n
+	return string(dst[:n])
 }

@@ -69,13 +69,18 @@ func TestRecorder(t *testing.T) {
 }
 
 func TestCleanReply(t *testing.T) {
-	var buf [maxReply]byte
 	for in, want := range map[string]string{
-		"ok)":                    "ok",
-		"a\x00b\x1bc\xff":        "a\ufffdb\ufffdc\ufffd",
-		strings.Repeat("é", 200): strings.Repeat("é", 100),
+		"ok)":                                 "ok",
+		"a\x00b\x1bc\xff":                     "a\ufffdb\ufffdc\ufffd",
+		strings.Repeat("é", 200):              strings.Repeat("é", 100),
+		"a" + strings.Repeat("é", 100):        "a" + strings.Repeat("é", 99), // the kept start ends inside an é
+		strings.Repeat("x", 300) + ")":        strings.Repeat("x", 200),
+		"\xff\xff" + strings.Repeat("x", 300): "\ufffd\ufffd" + strings.Repeat("x", 194),
 	} {
-		if got := string(buf[:cleanReply(buf[:], []byte(in))]); got != want {
+		// As the recorder keeps it: the first maxReply bytes.
+		raw := []byte(in)
+		n := min(len(raw), maxReply)
+		if got := cleanReply(raw[:n], n == len(raw)); got != want {
 			t.Errorf("%q: want %q, got %q", in, want, got)
 		}
 	}

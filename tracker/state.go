@@ -13,10 +13,12 @@ import (
 )
 
 // The checkpoint encoding: a version byte, the newest log time, the table of
-// group names, then the messages least recently heard of first, each with
-// its recipients, then the latest code per domain. Numbers are varints, hashes 8 bytes: about 25 bytes per
-// pending recipient, written and read as a stream.
-const encodingVersion = 1
+// group names, the table of reason names, then the messages least recently
+// heard of first, each with its recipients, then the latest code (and its
+// reason) per domain. Numbers are varints, hashes 8 bytes: about 25 bytes
+// per pending recipient, written and read as a stream. Version 1 had no
+// reasons; it is still read (every reason then is undefined).
+const encodingVersion = 2
 
 // Encode writes the tracker's content to w. name gives the name of a group
 // (the metrics' domain label), which Decode turns back into a group.
@@ -32,11 +34,30 @@ func (t *Tracker) Encode(w *bufio.Writer, name func(Group) string) error {
 			index[Group(g)] = uint64(len(names))
 		}
 	}
-	e.uvarint(uint64(len(names)))
-	for _, n := range names {
-		e.uvarint(uint64(len(n)))
-		e.w.WriteString(n)
+	e.strings(names)
+	// Reasons by name: an index means nothing to a process with other rules.
+	reasons := map[parser.Reason]uint64{}
+	var reasonNames []string
+	reasonIndex := func(r parser.Reason) uint64 {
+		i, ok := reasons[r]
+		if !ok {
+			reasonNames = append(reasonNames, r.String())
+			i = uint64(len(reasonNames) - 1)
+			reasons[r] = i
+		}
+		return i
 	}
+	t.eachMsg(func(_ uint32, m *message) {
+		for ri := m.head; ri != 0; ri = t.rcpts.at(ri).mnext {
+			reasonIndex(t.rcpts.at(ri).reason)
+		}
+	})
+	for _, m := range []map[uint64]codeReason{t.codes.old, t.codes.cur} {
+		for _, c := range m {
+			reasonIndex(c.reason)
+		}
+	}
+	e.strings(reasonNames)
 	e.uvarint(uint64(t.nm))
 	t.eachMsg(func(_ uint32, m *message) {
 		e.u64(m.key)
@@ -54,14 +75,16 @@ func (t *Tracker) Encode(w *bufio.Writer, name func(Group) string) error {
 			e.uvarint(uint64(r.code))
 			e.uvarint(uint64(r.attempts))
 			e.uvarint(index[r.group]) // 0: NoGroup
+			e.uvarint(reasons[r.reason])
 		}
 	})
 	// The latest code per domain, older generation first.
 	e.uvarint(uint64(len(t.codes.old) + len(t.codes.cur)))
-	for _, m := range []map[uint64]parser.Code{t.codes.old, t.codes.cur} {
+	for _, m := range []map[uint64]codeReason{t.codes.old, t.codes.cur} {
 		for k, c := range m {
 			e.u64(k)
-			e.uvarint(uint64(c))
+			e.uvarint(uint64(c.code))
+			e.uvarint(reasons[c.reason])
 		}
 	}
 	return e.err
@@ -73,18 +96,35 @@ func (t *Tracker) Encode(w *bufio.Writer, name func(Group) string) error {
 func (t *Tracker) Decode(r *bufio.Reader, group func(name string) Group, sink Sink) error {
 	t.reset()
 	d := decoder{r: r}
-	if v := d.byte(); d.err == nil && v != encodingVersion {
+	v := d.byte()
+	if d.err == nil && v != encodingVersion && v != 1 {
 		return fmt.Errorf("tracker state: encoding version %d, want %d", v, encodingVersion)
 	}
 	t.now = d.varint()
-	groups := make([]Group, d.count(1<<20))
-	for i := range groups {
-		n := d.count(1 << 16)
-		b := make([]byte, n)
-		if d.err == nil {
-			_, d.err = io.ReadFull(r, b)
+	groupNames := d.strings(1 << 20)
+	groups := make([]Group, len(groupNames))
+	for i, n := range groupNames {
+		groups[i] = group(n)
+	}
+	var reasons []parser.Reason
+	if v >= 2 {
+		for _, n := range d.strings(1 << 10) {
+			r, _ := parser.ReasonNamed(n) // undefined when there is no room for a name
+			reasons = append(reasons, r)
 		}
-		groups[i] = group(string(b))
+	}
+	reason := func() parser.Reason {
+		if v < 2 {
+			return parser.ReasonUndefined
+		}
+		i := d.uvarint()
+		if i >= uint64(len(reasons)) {
+			if d.err == nil {
+				d.err = errors.New("a reason out of range")
+			}
+			return parser.ReasonUndefined
+		}
+		return reasons[i]
 	}
 	nm := d.count(1 << 40)
 	for range nm {
@@ -102,6 +142,7 @@ func (t *Tracker) Decode(r *bufio.Reader, group func(name string) Group, sink Si
 		t.msgs.at(mi).last = last
 		for range n {
 			rk, age, code, attempts, gi := d.u64(), d.varint(), d.uvarint(), d.uvarint(), d.uvarint()
+			why := reason()
 			if d.err != nil {
 				break
 			}
@@ -116,15 +157,16 @@ func (t *Tracker) Decode(r *bufio.Reader, group func(name string) Group, sink Si
 			if gi > 0 {
 				g = groups[gi-1]
 			}
-			t.addRcpt(mi, rk, g, last-age, c, uint32(attempts), discardSink{})
+			t.addRcpt(mi, rk, g, last-age, codeReason{c, why}, uint32(attempts), discardSink{})
 		}
 	}
 	for range d.count(2 * codeMemoryGen) {
 		k, c := d.u64(), parser.Code(d.uvarint())
+		why := reason()
 		if _, ok := parser.NewCode(c.Class(), c.Subject(), c.Detail()); d.err == nil && !ok {
 			return errors.New("tracker state: a bad code in the code memory")
 		}
-		t.codes.put(k, c)
+		t.codes.put(k, codeReason{c, why})
 	}
 	if d.err != nil {
 		return fmt.Errorf("tracker state: %w", d.err)
@@ -139,7 +181,7 @@ func (t *Tracker) Decode(r *bufio.Reader, group func(name string) Group, sink Si
 		}
 	}
 	for t.nr > t.max && t.oldest != 0 {
-		t.dropMsg(t.oldest, Abandoned, ReasonCap, t.now, sink)
+		t.dropMsg(t.oldest, Abandoned, AbandonCap, t.now, sink)
 	}
 	return nil
 }
@@ -235,4 +277,28 @@ func (d *decoder) count(limit uint64) uint64 {
 		return 0
 	}
 	return n
+}
+
+// strings writes a table of names.
+func (e *encoder) strings(names []string) {
+	e.uvarint(uint64(len(names)))
+	for _, n := range names {
+		e.uvarint(uint64(len(n)))
+		if e.err == nil {
+			_, e.err = e.w.WriteString(n)
+		}
+	}
+}
+
+// strings reads a table of at most limit names of up to 64 KiB each.
+func (d *decoder) strings(limit uint64) []string {
+	names := make([]string, d.count(limit))
+	for i := range names {
+		b := make([]byte, d.count(1<<16))
+		if d.err == nil {
+			_, d.err = io.ReadFull(d.r, b)
+		}
+		names[i] = string(b)
+	}
+	return names
 }

@@ -39,15 +39,15 @@ var outcomeNames = [...]string{"delivered", "bounced", "expired", "abandoned"}
 // String returns the label value.
 func (o Outcome) String() string { return outcomeNames[o] }
 
-// Reason says why a recipient was abandoned.
-type Reason uint8
+// Abandon says why a recipient was abandoned.
+type Abandon uint8
 
 // Abandon reasons.
 const (
-	ReasonNone    Reason = iota
-	ReasonRemoved        // the message left the queue with the recipient still pending
-	ReasonTTL            // no news for tracker_ttl
-	ReasonCap            // the table was full; the oldest entries go first
+	NotAbandoned   Abandon = iota
+	AbandonRemoved         // the message left the queue with the recipient still pending
+	AbandonTTL             // no news for tracker_ttl
+	AbandonCap             // the table was full; the oldest entries go first
 )
 
 // Group is the set a pending recipient is counted in for the per-domain
@@ -61,13 +61,14 @@ const NoGroup = ^Group(0)
 
 // Resolution is one deferred recipient reaching an outcome.
 type Resolution struct {
-	FirstCode parser.Code // the first temporary code, which caused the retries
-	Outcome   Outcome
-	Reason    Reason
-	Group     Group
-	First     time.Time // log time of the first deferral
-	Time      time.Time // log time of the outcome
-	Attempts  int       // deferrals before the outcome
+	FirstCode   parser.Code   // the first temporary code, which caused the retries
+	FirstReason parser.Reason // and its reason
+	Outcome     Outcome
+	Abandon     Abandon // why, for Abandoned
+	Group       Group
+	First       time.Time // log time of the first deferral
+	Time        time.Time // log time of the outcome
+	Attempts    int       // deferrals before the outcome
 }
 
 // Duration is the time from the first deferral to the outcome.
@@ -122,6 +123,7 @@ type rcpt struct {
 	group        Group
 	code         parser.Code
 	attempts     uint32
+	reason       parser.Reason // of the first deferral, as code
 }
 
 // message is one queue file or spool entry with recipients still pending.
@@ -188,9 +190,9 @@ func (t *Tracker) Observe(ev *parser.Event, sink Sink) {
 		if len(ev.Domain) > 0 {
 			k := xxhash.Sum64(ev.Domain)
 			if !ev.InheritCode {
-				t.codes.put(k, ev.Code)
+				t.codes.put(k, codeReason{ev.Code, ev.Reason})
 			} else if c, ok := t.codes.get(k); ok {
-				ev.Code = c
+				ev.Code, ev.Reason = c.code, c.reason
 			}
 		}
 		sink.Event(ev, g)
@@ -210,7 +212,7 @@ func (t *Tracker) Observe(ev *parser.Event, sink Sink) {
 		}
 	case parser.StatusRemoved:
 		if mi := t.findMsg(xxhash.Sum64(ev.QueueID)); mi != 0 {
-			t.dropMsg(mi, Abandoned, ReasonRemoved, ev.Time.UnixNano(), sink)
+			t.dropMsg(mi, Abandoned, AbandonRemoved, ev.Time.UnixNano(), sink)
 		}
 	}
 	t.maybeCompact()
@@ -232,7 +234,7 @@ func (t *Tracker) deferred(ev *parser.Event, g Group, sink Sink) {
 	}
 	for t.nr >= t.max && t.oldest != 0 {
 		victim := t.oldest
-		t.dropMsg(victim, Abandoned, ReasonCap, at, sink)
+		t.dropMsg(victim, Abandoned, AbandonCap, at, sink)
 		if victim == mi {
 			mi = 0 // the message itself was the oldest
 		}
@@ -240,7 +242,7 @@ func (t *Tracker) deferred(ev *parser.Event, g Group, sink Sink) {
 	if mi == 0 {
 		mi = t.newMsg(mk)
 	}
-	t.addRcpt(mi, rk, g, at, ev.Code, 1, sink)
+	t.addRcpt(mi, rk, g, at, codeReason{ev.Code, ev.Reason}, 1, sink)
 	t.touch(mi, at)
 }
 
@@ -253,7 +255,7 @@ func (t *Tracker) resolve(ev *parser.Event, o Outcome, sink Sink) {
 	if ri == 0 {
 		return
 	}
-	t.report(ri, o, ReasonNone, ev.Time.UnixNano(), sink)
+	t.report(ri, o, NotAbandoned, ev.Time.UnixNano(), sink)
 	t.removeRcpt(ri, sink)
 	if t.msgs.at(mi).n == 0 {
 		t.removeMsg(mi)
@@ -271,21 +273,21 @@ func (t *Tracker) expireMessage(ev *parser.Event, sink Sink) {
 	for ri := t.msgs.at(mi).head; ri != 0; ri = t.rcpts.at(ri).mnext {
 		sink.Event(ev, t.rcpts.at(ri).group)
 	}
-	t.dropMsg(mi, Expired, ReasonNone, ev.Time.UnixNano(), sink)
+	t.dropMsg(mi, Expired, NotAbandoned, ev.Time.UnixNano(), sink)
 }
 
-func (t *Tracker) report(ri uint32, o Outcome, why Reason, at int64, sink Sink) {
+func (t *Tracker) report(ri uint32, o Outcome, why Abandon, at int64, sink Sink) {
 	r := t.rcpts.at(ri)
 	at = max(at, r.first)
 	t.res = Resolution{
-		FirstCode: r.code, Outcome: o, Reason: why, Group: r.group,
+		FirstCode: r.code, FirstReason: r.reason, Outcome: o, Abandon: why, Group: r.group,
 		First: time.Unix(0, r.first), Time: time.Unix(0, at), Attempts: int(r.attempts),
 	}
 	sink.Resolved(&t.res)
 }
 
 // dropMsg ends every pending recipient of a message with outcome o.
-func (t *Tracker) dropMsg(mi uint32, o Outcome, why Reason, at int64, sink Sink) {
+func (t *Tracker) dropMsg(mi uint32, o Outcome, why Abandon, at int64, sink Sink) {
 	for ri := t.msgs.at(mi).head; ri != 0; {
 		next := t.rcpts.at(ri).mnext
 		t.report(ri, o, why, at, sink)
@@ -304,7 +306,7 @@ func (t *Tracker) expire(sink Sink) {
 	limit := t.now - int64(t.ttl)
 	for t.oldest != 0 && t.msgs.at(t.oldest).last < limit {
 		mi := t.oldest
-		t.dropMsg(mi, Abandoned, ReasonTTL, t.msgs.at(mi).last+int64(t.ttl), sink)
+		t.dropMsg(mi, Abandoned, AbandonTTL, t.msgs.at(mi).last+int64(t.ttl), sink)
 	}
 }
 
@@ -318,20 +320,26 @@ const codeMemoryGen = 4096
 // domain: what a deferral without an attempt (Exim's "retry time not
 // reached") takes. Two generations of maps bound it whatever the domains.
 type codeMemory struct {
-	cur, old map[uint64]parser.Code
+	cur, old map[uint64]codeReason
 }
 
-func (m *codeMemory) put(k uint64, c parser.Code) {
+// codeReason is a deferral's code and the reason of its reply.
+type codeReason struct {
+	code   parser.Code
+	reason parser.Reason
+}
+
+func (m *codeMemory) put(k uint64, c codeReason) {
 	if m.cur == nil {
-		m.cur = make(map[uint64]parser.Code)
+		m.cur = make(map[uint64]codeReason)
 	}
 	if _, ok := m.cur[k]; !ok && len(m.cur) >= codeMemoryGen {
-		m.old, m.cur = m.cur, make(map[uint64]parser.Code, codeMemoryGen)
+		m.old, m.cur = m.cur, make(map[uint64]codeReason, codeMemoryGen)
 	}
 	m.cur[k] = c
 }
 
-func (m *codeMemory) get(k uint64) (parser.Code, bool) {
+func (m *codeMemory) get(k uint64) (codeReason, bool) {
 	if c, ok := m.cur[k]; ok {
 		return c, true
 	}
@@ -458,7 +466,7 @@ func (t *Tracker) findRcpt(mi uint32, key uint64) uint32 {
 	return 0
 }
 
-func (t *Tracker) addRcpt(mi uint32, key uint64, g Group, first int64, code parser.Code, attempts uint32, sink Sink) {
+func (t *Tracker) addRcpt(mi uint32, key uint64, g Group, first int64, cr codeReason, attempts uint32, sink Sink) {
 	ri := t.rfree
 	if ri != 0 {
 		t.rfree = t.rcpts.at(ri).mnext
@@ -478,7 +486,7 @@ func (t *Tracker) addRcpt(mi uint32, key uint64, g Group, first int64, code pars
 	}
 	m := t.msgs.at(mi)
 	b := t.rbucketOf(mi, key, t.rbuckets)
-	*t.rcpts.at(ri) = rcpt{key: key, first: first, msg: mi, mnext: m.head, hnext: *b, group: g, code: code, attempts: attempts}
+	*t.rcpts.at(ri) = rcpt{key: key, first: first, msg: mi, mnext: m.head, hnext: *b, group: g, code: cr.code, reason: cr.reason, attempts: attempts}
 	*b = ri
 	if m.head != 0 {
 		t.rcpts.at(m.head).mprev = ri
@@ -487,7 +495,7 @@ func (t *Tracker) addRcpt(mi uint32, key uint64, g Group, first int64, code pars
 	m.n++
 	t.nr++
 	t.groupAdd(ri)
-	sink.Pending(code, g, 1, t.groupOldest(g))
+	sink.Pending(cr.code, g, 1, t.groupOldest(g))
 }
 
 func (t *Tracker) removeRcpt(ri uint32, sink Sink) {
@@ -609,7 +617,7 @@ func (t *Tracker) maybeCompact() {
 		}
 		for ri := tail; ri != 0; ri = old.rcpts.at(ri).mprev {
 			r := old.rcpts.at(ri)
-			t.addRcpt(mi, r.key, r.group, r.first, r.code, r.attempts, discard)
+			t.addRcpt(mi, r.key, r.group, r.first, codeReason{r.code, r.reason}, r.attempts, discard)
 		}
 	})
 }

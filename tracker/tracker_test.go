@@ -3,6 +3,7 @@ package tracker
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/bouncewatch/bouncewatch/parser"
 )
@@ -48,7 +51,11 @@ func (r *recorder) name(g Group) string {
 }
 
 func (r *recorder) Event(ev *parser.Event, g Group) {
-	r.events = append(r.events, fmt.Sprintf("%s %s %s", ev.Status, ev.Code, r.name(g)))
+	s := fmt.Sprintf("%s %s %s", ev.Status, ev.Code, r.name(g))
+	if ev.Reason != parser.ReasonUndefined {
+		s += " " + ev.Reason.String()
+	}
+	r.events = append(r.events, s)
 }
 
 func (r *recorder) Resolved(res *Resolution) { r.res = append(r.res, *res) }
@@ -79,7 +86,21 @@ func ev(at int, st parser.Status, qid, rcpt, c string) *parser.Event {
 	if c != "" {
 		e.Code = code(c)
 	}
+	if st == D {
+		e.Reason = reasonOf[c] // as the parser would name the reply
+	}
 	return e
+}
+
+// reasonOf gives the test deferrals a reason by code.
+var reasonOf = map[string]parser.Reason{"4.3.2": mustReason("not_accepting"), "4.4.1": mustReason("network"), "4.7.1": mustReason("blocked")}
+
+func mustReason(name string) parser.Reason {
+	r, ok := parser.ReasonNamed(name)
+	if !ok {
+		panic(name)
+	}
+	return r
 }
 
 const (
@@ -94,7 +115,7 @@ func TestOutcomes(t *testing.T) {
 	type want struct {
 		domain   string
 		outcome  Outcome
-		reason   Reason
+		abandon  Abandon
 		code     string
 		secs     int
 		attempts int
@@ -117,7 +138,7 @@ func TestOutcomes(t *testing.T) {
 				ev(40, S, "A1", "bob@retry.example", "2.0.0"),
 				ev(40, R, "A1", "", ""),
 			},
-			want:    []want{{"retry.example", Delivered, ReasonNone, "4.3.2", 40, 3}},
+			want:    []want{{"retry.example", Delivered, NotAbandoned, "4.3.2", 40, 3}},
 			nEvents: 4,
 		},
 		{
@@ -126,7 +147,7 @@ func TestOutcomes(t *testing.T) {
 				ev(0, D, "A1", "x@b.example", "4.0.0"),
 				ev(30, B, "A1", "x@b.example", "5.1.1"),
 			},
-			want:    []want{{"b.example", Bounced, ReasonNone, "4.0.0", 30, 1}},
+			want:    []want{{"b.example", Bounced, NotAbandoned, "4.0.0", 30, 1}},
 			nEvents: 2,
 		},
 		{
@@ -141,8 +162,8 @@ func TestOutcomes(t *testing.T) {
 				ev(60, R, "A1", "", ""),
 			},
 			want: []want{
-				{"f.example", Expired, ReasonNone, "4.3.2", 60, 1},
-				{"e.example", Expired, ReasonNone, "4.3.2", 60, 2},
+				{"f.example", Expired, NotAbandoned, "4.3.2", 60, 1},
+				{"e.example", Expired, NotAbandoned, "4.3.2", 60, 2},
 			},
 			pending: 1,
 			nEvents: 7, // 5 delivery lines + 2 expired recipients
@@ -155,7 +176,7 @@ func TestOutcomes(t *testing.T) {
 				ev(60, E, "1xWp2L-0007RB-2x", "carol@expire.example", "4.4.7"),
 				ev(60, R, "1xWp2L-0007RB-2x", "", ""),
 			},
-			want:    []want{{"expire.example", Expired, ReasonNone, "4.3.2", 60, 2}},
+			want:    []want{{"expire.example", Expired, NotAbandoned, "4.3.2", 60, 2}},
 			nEvents: 3,
 		},
 		{
@@ -167,8 +188,8 @@ func TestOutcomes(t *testing.T) {
 				ev(130, S, "A1", "a@x.example", "2.0.0"),
 			},
 			want: []want{
-				{"x.example", Abandoned, ReasonRemoved, "4.3.2", 5, 1},
-				{"x.example", Delivered, ReasonNone, "4.2.0", 30, 1},
+				{"x.example", Abandoned, AbandonRemoved, "4.3.2", 5, 1},
+				{"x.example", Delivered, NotAbandoned, "4.2.0", 30, 1},
 			},
 			nEvents: 3,
 		},
@@ -180,7 +201,7 @@ func TestOutcomes(t *testing.T) {
 				ev(1800, D, "B1", "b@x.example", "4.3.2"),
 				ev(3601, S, "C1", "c@x.example", "2.0.0"),
 			},
-			want:    []want{{"x.example", Abandoned, ReasonTTL, "4.3.2", 3600, 1}},
+			want:    []want{{"x.example", Abandoned, AbandonTTL, "4.3.2", 3600, 1}},
 			pending: 1,
 			nEvents: 3,
 		},
@@ -193,7 +214,7 @@ func TestOutcomes(t *testing.T) {
 				ev(2, D, "A1", "a@x.example", "4.3.2"), // A1 is now the newest
 				ev(3, D, "C1", "c@z.example", "4.7.0"),
 			},
-			want:    []want{{"y.example", Abandoned, ReasonCap, "4.3.2", 2, 1}},
+			want:    []want{{"y.example", Abandoned, AbandonCap, "4.3.2", 2, 1}},
 			pending: 2,
 			nEvents: 4,
 		},
@@ -205,7 +226,7 @@ func TestOutcomes(t *testing.T) {
 				ev(1, D, "A1", "b@x.example", "4.3.2"),
 				ev(2, D, "A1", "c@x.example", "4.3.2"),
 			},
-			want:    []want{{"x.example", Abandoned, ReasonCap, "4.3.2", 1, 1}, {"x.example", Abandoned, ReasonCap, "4.3.2", 2, 1}},
+			want:    []want{{"x.example", Abandoned, AbandonCap, "4.3.2", 1, 1}, {"x.example", Abandoned, AbandonCap, "4.3.2", 2, 1}},
 			pending: 1,
 			nEvents: 3,
 		},
@@ -225,7 +246,7 @@ func TestOutcomes(t *testing.T) {
 				ev(1, D, "A2", "a@x.example", "4.4.1"),
 				ev(9, S, "A2", "a@x.example", "2.0.0"),
 			},
-			want:    []want{{"x.example", Delivered, ReasonNone, "4.4.1", 8, 1}},
+			want:    []want{{"x.example", Delivered, NotAbandoned, "4.4.1", 8, 1}},
 			pending: 1,
 			nEvents: 3,
 		},
@@ -246,7 +267,7 @@ func TestOutcomes(t *testing.T) {
 			}
 			var got []want
 			for _, g := range rec.res {
-				got = append(got, want{rec.name(g.Group), g.Outcome, g.Reason, g.FirstCode.String(), int(g.Duration().Seconds()), g.Attempts})
+				got = append(got, want{rec.name(g.Group), g.Outcome, g.Abandon, g.FirstCode.String(), int(g.Duration().Seconds()), g.Attempts})
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("outcomes:\nwant %+v\ngot  %+v", tt.want, got)
@@ -273,7 +294,7 @@ func TestExpiredEventsCarryTheGroup(t *testing.T) {
 	rec := newRecorder()
 	tr.Observe(ev(0, D, "A1", "a@e.example", "4.3.2"), rec)
 	tr.Observe(ev(9, E, "A1", "", "4.4.7"), rec)
-	want := []string{"deferred 4.3.2 e.example", "expired 4.4.7 e.example"}
+	want := []string{"deferred 4.3.2 e.example not_accepting", "expired 4.4.7 e.example"}
 	if fmt.Sprint(rec.events) != fmt.Sprint(want) {
 		t.Errorf("want %q, got %q", want, rec.events)
 	}
@@ -309,6 +330,7 @@ type modelRcpt struct {
 	domain   string
 	first    time.Time
 	code     parser.Code
+	reason   parser.Reason
 	attempts int
 	seq      int // order of arrival within the message
 }
@@ -337,7 +359,7 @@ func (m *model) end(k [2]string, o Outcome, at time.Time) {
 	if at.Before(p.first) {
 		at = p.first
 	}
-	m.out = append(m.out, fmt.Sprintf("%s %s %s %v %d", p.domain, p.code, o, at.Sub(p.first), p.attempts))
+	m.out = append(m.out, fmt.Sprintf("%s %s %s %s %v %d", p.domain, p.code, p.reason, o, at.Sub(p.first), p.attempts))
 	delete(m.pending, k)
 }
 
@@ -368,7 +390,7 @@ func (m *model) observe(e *parser.Event, seq int) {
 		for len(m.pending) >= m.max && len(m.order) > 0 {
 			m.drop(m.order[0], Abandoned, e.Time)
 		}
-		m.pending[k] = &modelRcpt{domain: string(e.Domain), first: e.Time, code: e.Code, attempts: 1, seq: seq}
+		m.pending[k] = &modelRcpt{domain: string(e.Domain), first: e.Time, code: e.Code, reason: e.Reason, attempts: 1, seq: seq}
 		m.touch(qid, e.Time)
 	case S, B:
 		if m.pending[k] != nil {
@@ -414,7 +436,7 @@ func TestAgainstModel(t *testing.T) {
 		}
 		var got []string
 		for _, r := range rec.res {
-			got = append(got, fmt.Sprintf("%s %s %s %v %d", rec.name(r.Group), r.FirstCode, r.Outcome, r.Duration(), r.Attempts))
+			got = append(got, fmt.Sprintf("%s %s %s %s %v %d", rec.name(r.Group), r.FirstCode, r.FirstReason, r.Outcome, r.Duration(), r.Attempts))
 		}
 		if fmt.Sprint(got) != fmt.Sprint(m.out) {
 			t.Fatalf("seed %d: outcomes differ:\nmodel   %q\ntracker %q", seed, m.out, got)
@@ -606,8 +628,8 @@ func TestInheritCode(t *testing.T) {
 	tr.Observe(notTried(4, "D1", "d@down.example"), rec) // after a restart too
 	tr.Observe(ev(5, D, "E1", "e@down.example", "4.7.0"), rec)
 	tr.Observe(notTried(6, "F1", "f@down.example"), rec) // the latest one
-	want := []string{"deferred 4.4.1 down.example", "deferred 4.3.2 down.example", "deferred 4.3.2 down.example", "deferred 4.0.0 never.example",
-		"deferred 4.3.2 down.example", "deferred 4.7.0 down.example", "deferred 4.7.0 down.example"}
+	want := []string{"deferred 4.4.1 down.example network", "deferred 4.3.2 down.example not_accepting", "deferred 4.3.2 down.example not_accepting", "deferred 4.0.0 never.example",
+		"deferred 4.3.2 down.example not_accepting", "deferred 4.7.0 down.example", "deferred 4.7.0 down.example"}
 	if fmt.Sprint(rec.events) != fmt.Sprint(want) {
 		t.Errorf("want %q\ngot  %q", want, rec.events)
 	}
@@ -621,5 +643,42 @@ func TestInheritCode(t *testing.T) {
 	}
 	if n := len(tr.codes.cur) + len(tr.codes.old); n > 2*codeMemoryGen {
 		t.Errorf("the code memory holds %d domains", n)
+	}
+}
+
+// TestDecodeVersion1: a checkpoint written before reasons existed is read,
+// its recipients with the reason undefined.
+func TestDecodeVersion1(t *testing.T) {
+	var b []byte
+	b = append(b, 1)                          // version 1
+	b = binary.AppendVarint(b, t0.UnixNano()) // now
+	b = binary.AppendUvarint(b, 1)            // one group name
+	b = binary.AppendUvarint(b, uint64(len("down.example")))
+	b = append(b, "down.example"...)
+	b = binary.AppendUvarint(b, 1) // one message
+	b = binary.LittleEndian.AppendUint64(b, xxhash.Sum64String("Q1"))
+	b = binary.AppendVarint(b, t0.UnixNano()) // latest news
+	b = binary.AppendUvarint(b, 1)            // one recipient
+	b = binary.LittleEndian.AppendUint64(b, xxhash.Sum64String("u@down.example"))
+	b = binary.AppendVarint(b, 60e9)                   // first deferral a minute before
+	b = binary.AppendUvarint(b, uint64(code("4.3.2"))) // code
+	b = binary.AppendUvarint(b, 2)                     // attempts
+	b = binary.AppendUvarint(b, 1)                     // group down.example
+	b = binary.AppendUvarint(b, 0)                     // no code memory
+	rec := newRecorder()
+	tr := New(time.Hour, 100)
+	if err := tr.Decode(bufio.NewReader(bytes.NewReader(b)), func(name string) Group { return rec.Group([]byte(name)) }, rec); err != nil {
+		t.Fatal(err)
+	}
+	if tr.Len() != 1 || rec.byCode[code("4.3.2")] != 1 {
+		t.Fatalf("%d pending, gauges %v", tr.Len(), rec.byCode)
+	}
+	tr.Observe(ev(10, S, "Q1", "u@down.example", "2.0.0"), rec)
+	if len(rec.res) != 1 {
+		t.Fatalf("%d outcomes", len(rec.res))
+	}
+	r := rec.res[0]
+	if r.FirstCode != code("4.3.2") || r.FirstReason != parser.ReasonUndefined || r.Attempts != 2 || r.Duration() != 70*time.Second {
+		t.Errorf("outcome %+v", r)
 	}
 }

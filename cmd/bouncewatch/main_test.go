@@ -288,14 +288,20 @@ func TestCheck(t *testing.T) {
 	// A verification probe is not a delivery line: skipped, not listed. A
 	// delivery line from a Postfix without dsn= (before 2.3) is listed.
 	os.WriteFile(probe, []byte("Nov 27 06:02:21 mx postfix/smtp[1]: 6BD60BE58E: to=<a@b.example>, relay=b.example[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=2.1.5, status=deliverable (250 2.1.5 Ok)\nnoise\n"+
-		"Nov 27 06:02:22 mx postfix/smtp[1]: 6BD60BE58F: to=<a@b.example>, relay=b.example[192.0.2.1]:25, delay=1, status=deferred (451 busy)\n"), 0o644)
+		"Nov 27 06:02:22 mx postfix/smtp[1]: 6BD60BE58F: to=<a@b.example>, relay=b.example[192.0.2.1]:25, delay=1, status=deferred (451 busy)\n"+
+		// A deferral whose reply says nothing a reason knows.
+		"Nov 27 06:02:23 mx postfix/smtp[1]: 6BD60BE590: to=<a@b.example>, relay=b.example[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=4.0.0, status=deferred (host b.example[192.0.2.1] said: 451 go away (in reply to RCPT TO command))\n"), 0o644)
 	out, stderr, code := bw(t, nil, "check", postfixLog, "../../testdata/lab/exim-mainlog", probe)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{
-		"rules.yaml (built in): OK, 15 rules",
-		"postfix-delivery        98\n",
+		"rules.yaml (built in): OK, 15 rules, 12 reasons",
+		"postfix-delivery        99\n",
+		// The reasons of the failures, and a failure no pattern explains.
+		"Reasons of the ",
+		"not_accepting  ",
+		"Failures no reason's pattern matched (first 1):\n" + probe + ":4: ",
 		"postfix-verify          1\n",
 		"exim-retry-not-reached  7\n",
 		"exim-deferred           24\n",
@@ -306,7 +312,7 @@ func TestCheck(t *testing.T) {
 		}
 	}
 	out, _, code = bw(t, nil, "check")
-	if code != 0 || out != "rules.yaml (built in): OK, 15 rules\n" {
+	if code != 0 || out != "rules.yaml (built in): OK, 15 rules, 12 reasons\n" {
 		t.Errorf("check without files: exit %d, %q", code, out)
 	}
 }
