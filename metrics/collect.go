@@ -130,9 +130,14 @@ func copyMapPtr[K comparable, V any](dst []kv[K, V], m map[K]*V) []kv[K, V] {
 // take copies src into the snapshot. The histogram buckets are copied too:
 // the source goes on counting once the lock is released.
 func (sn *snapshot) take(src *Source) {
-	sn.events = copyMap(sn.events, src.events)
-	sn.domainEvents = copyMap(sn.domainEvents, src.domainEvents)
-	sn.byHour = copyMap(sn.byHour, src.byHour)
+	sn.events = sn.events[:0]
+	src.events.each(func(k eventKey, v uint64) { sn.events = append(sn.events, kv[eventKey, uint64]{k, v}) })
+	sn.domainEvents = sn.domainEvents[:0]
+	src.domainEvents.each(func(d uint32, k statusCode, v uint64) {
+		sn.domainEvents = append(sn.domainEvents, kv[domainKey, uint64]{domainKey{d, k.status, k.code}, v})
+	})
+	sn.byHour = sn.byHour[:0]
+	src.byHour.each(func(k hourKey, v uint64) { sn.byHour = append(sn.byHour, kv[hourKey, uint64]{k, v}) })
 	sn.outcomes = sn.outcomes[:0]
 	for k, o := range src.outcomes {
 		c := *o
@@ -140,8 +145,12 @@ func (sn *snapshot) take(src *Source) {
 		c.attempts.Buckets = append([]uint64(nil), o.attempts.Buckets...)
 		sn.outcomes = append(sn.outcomes, kv[outcomeKey, outcomeStats]{k, c})
 	}
-	sn.reasonEvents = copyMap(sn.reasonEvents, src.reasonEvents)
-	sn.domainReason = copyMap(sn.domainReason, src.domainReasonEvents)
+	sn.reasonEvents = sn.reasonEvents[:0]
+	src.reasonEvents.each(func(k reasonKey, v uint64) { sn.reasonEvents = append(sn.reasonEvents, kv[reasonKey, uint64]{k, v}) })
+	sn.domainReason = sn.domainReason[:0]
+	src.domainReasonEvents.each(func(d uint32, k statusReason, v uint64) {
+		sn.domainReason = append(sn.domainReason, kv[domainReasonKey, uint64]{domainReasonKey{d, k.status, k.reason}, v})
+	})
 	sn.reasonOut = sn.reasonOut[:0]
 	for k, h := range src.reasonOutcomes {
 		c := *h

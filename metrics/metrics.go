@@ -287,15 +287,15 @@ type Source struct {
 	domCache  map[string]uint32
 	codeCache map[parser.Code]uint16
 
-	events       map[eventKey]uint64
-	domainEvents map[domainKey]uint64
-	byHour       map[hourKey]uint64
+	events       byCode
+	domainEvents perDomain[statusCode]
+	byHour       byHour
 	outcomes     map[outcomeKey]*outcomeStats
 
 	// By reason: the set of reasons is fixed by the rules files, so these
 	// are as bounded as the code label.
-	reasonEvents       map[reasonKey]uint64
-	domainReasonEvents map[domainReasonKey]uint64 // failures only
+	reasonEvents       byReason
+	domainReasonEvents perDomain[statusReason] // failures only
 	reasonOutcomes     map[reasonOutcomeKey]*histogram
 
 	lines     [parser.NumResults]uint64
@@ -319,11 +319,8 @@ func NewSource(name string, labels *Labels, rs *parser.RuleSet) *Source {
 	return &Source{
 		name: cleanLabel(name), labels: labels, loc: rs.Location,
 		domCache: map[string]uint32{}, codeCache: map[parser.Code]uint16{},
-		events: map[eventKey]uint64{}, domainEvents: map[domainKey]uint64{},
-		byHour: map[hourKey]uint64{}, outcomes: map[outcomeKey]*outcomeStats{},
-		reasonEvents: map[reasonKey]uint64{}, domainReasonEvents: map[domainReasonKey]uint64{},
-		reasonOutcomes: map[reasonOutcomeKey]*histogram{},
-		pendingCode:    map[uint16]int64{}, pendingDomain: map[uint32]*domainGauge{},
+		outcomes: map[outcomeKey]*outcomeStats{}, reasonOutcomes: map[reasonOutcomeKey]*histogram{},
+		pendingCode: map[uint16]int64{}, pendingDomain: map[uint32]*domainGauge{},
 	}
 }
 
@@ -337,7 +334,8 @@ func (s *Source) Labels() *Labels { return s.labels }
 func (s *Source) SetRules(rs *parser.RuleSet) { s.loc = rs.Location }
 
 // Group returns the domain's label index (tracker.Sink), counting a value
-// folded into "other".
+// folded into "other". Folded values are not remembered: the cache would
+// copy each, and the shared Labels answers them without allocating.
 func (s *Source) Group(domain []byte) tracker.Group {
 	if i, ok := s.domCache[string(domain)]; ok {
 		return tracker.Group(i)
@@ -369,14 +367,14 @@ func (s *Source) codeIndex(c parser.Code, count bool) uint16 {
 // Event counts one delivery event (tracker.Sink).
 func (s *Source) Event(ev *parser.Event, g tracker.Group) {
 	code := s.codeIndex(ev.Code, true)
-	s.events[eventKey{ev.Status, code}]++
+	s.events.add(ev.Status, code, 1)
 	if g != tracker.NoGroup {
-		s.domainEvents[domainKey{uint32(g), ev.Status, code}]++
+		s.domainEvents.add(uint32(g), statusCode{ev.Status, code}, 1)
 	}
-	s.byHour[hourKey{ev.Status, code, uint8(ev.Time.In(s.loc).Hour())}]++
-	s.reasonEvents[reasonKey{ev.Status, ev.Reason}]++
+	s.byHour.add(ev.Status, code, uint8(ev.Time.In(s.loc).Hour()), 1)
+	s.reasonEvents.add(ev.Status, ev.Reason, 1)
 	if g != tracker.NoGroup && ev.Status != parser.StatusSent {
-		s.domainReasonEvents[domainReasonKey{uint32(g), ev.Status, ev.Reason}]++
+		s.domainReasonEvents.add(uint32(g), statusReason{ev.Status, ev.Reason}, 1)
 	}
 }
 
@@ -490,9 +488,7 @@ func (s *Source) View() View {
 		}
 		v.Pending = append(v.Pending, pd)
 	}
-	for k, n := range s.byHour {
-		v.Hours[k.hour][k.status] += n
-	}
+	s.byHour.each(func(k hourKey, n uint64) { v.Hours[k.hour][k.status] += n })
 	for k, o := range s.outcomes {
 		if k.outcome != tracker.Delivered || o.resolution.Buckets == nil {
 			continue

@@ -82,26 +82,26 @@ func (s *Source) State() SourceState {
 	for _, r := range parser.Results {
 		st.Lines = append(st.Lines, s.lines[r])
 	}
-	for k, v := range s.events {
+	s.events.each(func(k eventKey, v uint64) {
 		st.Series = append(st.Series, SeriesState{Metric: seriesEvents, Labels: []string{k.status.String(), codes[k.code]}, Value: v})
-	}
-	for k, v := range s.domainEvents {
-		st.Series = append(st.Series, SeriesState{Metric: seriesDomain, Labels: []string{domains[k.domain], k.status.String(), codes[k.code]}, Value: v})
-	}
-	for k, v := range s.byHour {
+	})
+	s.domainEvents.each(func(d uint32, k statusCode, v uint64) {
+		st.Series = append(st.Series, SeriesState{Metric: seriesDomain, Labels: []string{domains[d], k.status.String(), codes[k.code]}, Value: v})
+	})
+	s.byHour.each(func(k hourKey, v uint64) {
 		st.Series = append(st.Series, SeriesState{Metric: seriesHour, Labels: []string{k.status.String(), codes[k.code], hourLabels[k.hour]}, Value: v})
-	}
+	})
 	for k, o := range s.outcomes {
 		st.Series = append(st.Series, SeriesState{Metric: seriesOutcomes, Labels: []string{codes[k.code], k.outcome.String()},
 			Value: o.resolution.Count, Sum: o.resolution.Sum, Buckets: slices.Clone(o.resolution.Buckets),
 			Sum2: o.attempts.Sum, Bucket2: slices.Clone(o.attempts.Buckets)})
 	}
-	for k, v := range s.reasonEvents {
+	s.reasonEvents.each(func(k reasonKey, v uint64) {
 		st.Series = append(st.Series, SeriesState{Metric: seriesReason, Labels: []string{k.status.String(), k.reason.String()}, Value: v})
-	}
-	for k, v := range s.domainReasonEvents {
-		st.Series = append(st.Series, SeriesState{Metric: seriesDomReas, Labels: []string{domains[k.domain], k.status.String(), k.reason.String()}, Value: v})
-	}
+	})
+	s.domainReasonEvents.each(func(d uint32, k statusReason, v uint64) {
+		st.Series = append(st.Series, SeriesState{Metric: seriesDomReas, Labels: []string{domains[d], k.status.String(), k.reason.String()}, Value: v})
+	})
 	for k, h := range s.reasonOutcomes {
 		st.Series = append(st.Series, SeriesState{Metric: seriesReasOut, Labels: []string{k.reason.String(), k.outcome.String()},
 			Value: h.Count, Sum: h.Sum, Buckets: slices.Clone(h.Buckets)})
@@ -191,14 +191,14 @@ func (s *Source) restoreSeries(se SeriesState) error {
 		if !ok || err != nil {
 			return bad
 		}
-		s.events[eventKey{st, c}] = se.Value
+		s.events.add(st, c, se.Value)
 	case seriesDomain:
 		st, ok := parseStatus(se.Labels[1])
 		c, err := s.restoredCode(se.Labels[2])
 		if !ok || err != nil {
 			return bad
 		}
-		s.domainEvents[domainKey{s.labels.restoreDomain(se.Labels[0]), st, c}] = se.Value
+		s.domainEvents.add(s.labels.restoreDomain(se.Labels[0]), statusCode{st, c}, se.Value)
 	case seriesHour:
 		st, ok := parseStatus(se.Labels[0])
 		c, err := s.restoredCode(se.Labels[1])
@@ -206,7 +206,7 @@ func (s *Source) restoreSeries(se SeriesState) error {
 		if !ok || err != nil || h < 0 {
 			return bad
 		}
-		s.byHour[hourKey{st, c, uint8(h)}] = se.Value
+		s.byHour.add(st, c, uint8(h), se.Value)
 	case seriesOutcomes:
 		c, err := s.restoredCode(se.Labels[0])
 		o := slices.IndexFunc(outcomeNames(), func(n string) bool { return n == se.Labels[1] })
@@ -223,14 +223,14 @@ func (s *Source) restoreSeries(se SeriesState) error {
 		if !ok || !rok {
 			return bad
 		}
-		s.reasonEvents[reasonKey{st, r}] = se.Value
+		s.reasonEvents.add(st, r, se.Value)
 	case seriesDomReas:
 		st, ok := parseStatus(se.Labels[1])
 		r, rok := parser.ReasonNamed(se.Labels[2])
 		if !ok || !rok {
 			return bad
 		}
-		s.domainReasonEvents[domainReasonKey{s.labels.restoreDomain(se.Labels[0]), st, r}] = se.Value
+		s.domainReasonEvents.add(s.labels.restoreDomain(se.Labels[0]), statusReason{st, r}, se.Value)
 	case seriesReasOut:
 		r, rok := parser.ReasonNamed(se.Labels[0])
 		o := slices.IndexFunc(outcomeNames(), func(n string) bool { return n == se.Labels[1] })

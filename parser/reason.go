@@ -318,19 +318,25 @@ func replySpan(text []byte) []byte {
 		}
 	}
 	if bytes.HasPrefix(text, []byte("host ")) {
-		head := text[:min(len(text), 320)]
-		for _, sep := range [][]byte{[]byte("] said: "), []byte("] refused to talk to me: "), []byte("]: ")} {
-			if i := bytes.Index(head, sep); i >= 0 {
-				text = text[i+len(sep):]
-				break
+		// "host NAME[ADDR] said: ", "... refused to talk to me: ", or Exim's
+		// "host NAME [ADDR]: ": after the first "]".
+		if i := bytes.IndexByte(text[:min(len(text), 320)], ']'); i >= 0 {
+			rest := text[i+1:]
+			for _, sep := range [][]byte{[]byte(" said: "), []byte(" refused to talk to me: "), []byte(": ")} {
+				if bytes.HasPrefix(rest, sep) {
+					text = rest[len(sep):]
+					break
+				}
 			}
 		}
 	}
 	if n := len(text); n > 0 && text[n-1] == ')' {
 		text = text[:n-1] // Postfix's "(...)"
 	}
-	if i := bytes.LastIndex(text, []byte(" (in reply to ")); i >= 0 && bytes.HasSuffix(text, []byte(" command)")) {
-		text = text[:i]
+	if bytes.HasSuffix(text, []byte(" command)")) {
+		if i := bytes.LastIndexByte(text, '('); i > 0 && bytes.HasPrefix(text[i-1:], []byte(" (in reply to ")) {
+			text = text[:i-1]
+		}
 	}
 	return text[:min(len(text), maxReasonText)]
 }

@@ -97,8 +97,9 @@ func (j *joiner) add(line []byte, seq uint64) (res joinResult, line2 []byte, orp
 	return joined, sp.Line, orphans
 }
 
-// splitAt returns where "]: [" is in head, or -1. Every line comes here, so
-// it looks for ']' and compares, which is cheaper than a general search.
+// splitAt returns where the syslog tag's "]: " is in head when a split
+// mark "[" follows it, or -1. The tag ("exim[1234]: ") is the first "]: "
+// of a line; every line comes here, so it looks no further.
 func splitAt(head []byte) int {
 	for i := 0; i < len(head); {
 		j := bytes.IndexByte(head[i:], ']')
@@ -106,8 +107,11 @@ func splitAt(head []byte) int {
 			return -1
 		}
 		i += j
-		if len(head)-i >= 4 && head[i+1] == ':' && head[i+2] == ' ' && head[i+3] == '[' {
-			return i
+		if len(head)-i >= 3 && head[i+1] == ':' && head[i+2] == ' ' {
+			if len(head)-i >= 4 && head[i+3] == '[' {
+				return i
+			}
+			return -1
 		}
 		i++
 	}

@@ -69,8 +69,11 @@ type inst struct {
 	stop int
 	// next: the one byte that can follow the run (not followAny), which
 	// a byte search finds when the run gives back; -1 otherwise.
-	next     int
-	x, y     int
+	next int
+	x, y int
+	// saves are capture slots set to the position before the instruction
+	// runs: the Save instructions that preceded it, folded into it.
+	saves    []int
 	min, max int // max < 0: no limit
 	class    *[256]bool
 	follow   *[256]bool
@@ -128,6 +131,7 @@ func Compile(expr string) (*Prog, error) {
 	if err := p.analyse(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
+	p.foldSaves()
 	return p, nil
 }
 
@@ -393,4 +397,45 @@ func classOf(re *syntax.Regexp) (cl *[256]bool, wide bool, err error) {
 		return cl, true, nil
 	}
 	return nil, false, errors.New("a class that matches some non-ASCII characters but not all")
+}
+
+// foldSaves folds each Save instruction into the instruction after it, so
+// that a match runs a third fewer steps: captures are a Save before and
+// after every group. A Save stays an instruction of its own when the one
+// after it is also reached by a jump (which must not set its slot).
+func (p *Prog) foldSaves() {
+	target := make([]bool, len(p.insts)+1)
+	for _, in := range p.insts {
+		switch in.op {
+		case opSplit:
+			target[in.x], target[in.y] = true, true
+		case opJmp:
+			target[in.x] = true
+		}
+	}
+	index := make([]int, len(p.insts))
+	var out []inst
+	var pending []int
+	for pc, in := range p.insts {
+		index[pc] = len(out)
+		if in.op == opSave && pc+1 < len(p.insts) && !target[pc+1] {
+			pending = append(pending, in.x)
+			continue
+		}
+		in.saves = append(pending, in.saves...)
+		pending = nil
+		out = append(out, in)
+	}
+	for i := range out {
+		switch out[i].op {
+		case opSplit:
+			out[i].x, out[i].y = index[out[i].x], index[out[i].y]
+		case opJmp:
+			out[i].x = index[out[i].x]
+		}
+	}
+	if p.quick >= 0 {
+		p.quick = index[p.quick]
+	}
+	p.insts = out
 }

@@ -176,6 +176,12 @@ func (m *Matcher) try(p *Prog, b []byte, pos int, caps []int) (found, ok bool) {
 			return false, false
 		}
 		in := &p.insts[pc]
+		for _, slot := range in.saves {
+			if len(stack) > 0 { // with no choice left, nothing is undone
+				stack = append(stack, entry{kind: kRestore, a: slot, b: caps[slot]})
+			}
+			caps[slot] = pos
+		}
 		switch in.op {
 		case opMatch:
 			return true, true
