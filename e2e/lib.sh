@@ -171,6 +171,7 @@ pidfile_pid() {
 	case ${f##*/} in
 	exim-tx.pid) want=$EXIM ;;
 	bouncewatch.pid) want=$OUT/bouncewatch ;;
+	ratemilter.pid) want=$OUT/ratemilter ;;
 	prometheus.pid) want="*/prometheus" ;;
 	rsyslogd.pid) want="*/rsyslogd" ;;
 	journald.pid) want="*/systemd-journald" ;;
@@ -212,10 +213,11 @@ stop_all() {
 	for f in scrape-poller alerts-poller prometheus; do stop_pidfile "$RUN/$f.pid"; done
 	stop_bouncewatch >/dev/null 2>&1
 	stop_mtas
+	stop_pidfile "$RUN/ratemilter.pid" # outage.sh's receiver milter, after the receiver
 	sleep 1 # the last lines reach rsyslogd
 	stop_pidfile "$RUN/rsyslogd.pid"
 	stop_pidfile "$RUN/journald.pid"
-	for f in scrape-poller alerts-poller prometheus bouncewatch rsyslogd journald; do
+	for f in scrape-poller alerts-poller prometheus bouncewatch ratemilter rsyslogd journald; do
 		pid=$(pidfile_pid "$RUN/$f.pid") || continue
 		wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || stop_pidfile "$RUN/$f.pid" KILL
 	done

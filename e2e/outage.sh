@@ -52,8 +52,10 @@
 #
 # Everything is real, on 127.0.0.1, private ports 127xx; no fake SMTP responder:
 #   postfix-rx  Postfix 3.7 (apt), the receiver, with three smtpd listeners:
-#     :12725  ok.example (accepts) and ratelimit.example (RCPT answers
-#             "452 4.3.2 Connection rate limit exceeded" until T+40, then OK)
+#     :12725  ok.example (accepts) and ratelimit.example (RCPT answers exactly
+#             "452 4.3.2 Connection rate limit exceeded" until T+40, then OK: a milter,
+#             e2e/ratemilter, :12729, because Postfix's own restrictions would prefix
+#             the text with "<address>: Recipient address rejected: ")
 #     :12726  outage.example: the GREETING is "421 4.3.2 ... System not accepting network
 #             messages" until T+60 (access map switched to OK, `postfix reload`)
 #     :12727  dead.example: the same 421 greeting, forever
@@ -61,7 +63,8 @@
 #   exim-tx     Exim 4.96 (exim4-daemon-light, `apt-get download` + `dpkg-deb -x`,
 #               because postfix and exim4 conflict in apt), the sender; manualroute
 #               routers and one smtp transport per port; daemon with a queue run every 10 s
-#   bouncewatch :12790, prometheus :12791
+#   bouncewatch :12790, prometheus :12791; the only helper written for the test is the
+#   milter (the standard milter protocol, Postfix decides and logs as usual)
 #
 # How the 421 comes at the greeting (finding): Postfix smtpd evaluates
 # smtpd_client_restrictions when the client connects, and sends the result INSTEAD of the
@@ -87,7 +90,8 @@
 #
 # Timeline (T0 = first message; exact times in timeline.txt):
 #   T+0      burst: 12 messages to outage.example (1-5 recipients), 5 to dead.example,
-#            1 to ok+outage+dead, 3 to ok.example, 3 to ratelimit.example, in each MTA
+#            1 to ok+outage+dead, 3 to ok.example, 5 to ratelimit.example (10 recipients:
+#            BouncewatchRateLimited's threshold), in each MTA
 #            (Exim: alternately -odi and -odq, then `exim -q`)
 #   T+5..45  every 5 s, 3 more messages to the outage domains per MTA, submitted while
 #            the destinations are already down: Postfix logs "delivery temporarily
@@ -99,7 +103,7 @@
 #            or -odqs set"
 #   T+20     2 more ok.example and 1 ratelimit.example message per MTA; Postfix
 #            `sendmail -bv` probes (status=deliverable / undeliverable)
-#   T+40     ratelimit.example is accepted (access map + postfix reload)
+#   T+40     ratelimit.example is accepted (the milter's flag file removed)
 #   T+50     mid-outage artifacts (mid/)
 #   T+60     outage.example recovers (access map + postfix reload)
 #   T+60..   everything for outage.example is delivered; dead.example expires
@@ -138,15 +142,17 @@ SPOOL=/var/spool/bouncewatch-outage  # queues, mailboxes
 LOGD=/var/log/bouncewatch-outage     # the MTA logs (maillog_file must start with /var)
 RUN=/run/bouncewatch-outage          # pid files
 PFTX=$LAB/postfix-tx PFRX=$LAB/postfix-rx EXTX=$LAB/exim-tx
-P_RX=12725 P_OUTAGE=12726 P_DEAD=12727 P_EXTX=12728 P_BW=12790 P_PROM=12791
+P_RX=12725 P_OUTAGE=12726 P_DEAD=12727 P_EXTX=12728 P_MILTER=12729 P_BW=12790 P_PROM=12791
 BW=http://127.0.0.1:$P_BW
 ALERT=BouncewatchRepeated432
+RATE_REPLY="452 4.3.2 Connection rate limit exceeded" # ratelimit.example's answer at RCPT until T+40
 T_RATE_OK=40 T_MID=50 T_SWITCH=60 T_DONE=240  # seconds after T0
 ROUNDS=9                                      # stream rounds, every 5 s from T+5
 # what this script writes into OUTDIR (and replaces)
 PRODUCTS=(postfix-tx.log exim-mainlog postfix-rx.log timeline.txt versions.txt submitted.txt
 	outage-count.txt exim-paniclog facts.env metrics.txt scrapes mid alerts.jsonl alerts-final.json
-	prom bouncewatch bouncewatch.log prometheus.log prometheus.yml rules.yml state tsdb)
+	prom bouncewatch bouncewatch.log prometheus.log prometheus.yml rules.yml state tsdb ratemilter
+	ratemilter.log)
 set_traps
 
 ###########################################################################
@@ -221,8 +227,9 @@ EOF
 
 	# ---------------- receiving Postfix ----------------
 	cat >"$PFRX/main.cf" <<EOF
-# postfix-rx: the receiver. :$P_RX answers 452 4.3.2 at RCPT for ratelimit.example (until
-# T+$T_RATE_OK); :$P_OUTAGE and :$P_DEAD answer 421 4.3.2 at the greeting (see master.cf)
+# postfix-rx: the receiver. :$P_RX answers "$RATE_REPLY" at RCPT for
+# ratelimit.example until T+$T_RATE_OK (its milter, see master.cf); :$P_OUTAGE and :$P_DEAD
+# answer 421 4.3.2 at the greeting (see master.cf)
 compatibility_level = 3.6
 multi_instance_name = postfix-rx
 syslog_name = postfix-rx
@@ -252,7 +259,13 @@ EOF
 	# The outage listeners: smtpd_delay_reject=no makes smtpd evaluate
 	# smtpd_client_restrictions at connect time and send their reply instead of the
 	# 220 banner (with the default "yes" they would act only at RCPT TO).
+	# :$P_RX has the rate limit: e2e/ratemilter answers RCPT TO for ratelimit.example with
+	# exactly "$RATE_REPLY" while $PFRX/ratelimit.down exists. A milter's
+	# reply goes to the client as it is; an access map's would read "452 4.3.2 <address>:
+	# Recipient address rejected: Connection rate limit exceeded". If the milter does not
+	# answer, milter_default_action (tempfail) defers everything at :$P_RX: the tests see it.
 	postfix_master_cf "127.0.0.1:$P_RX inet n - n - - smtpd
+  -o smtpd_milters=inet:127.0.0.1:$P_MILTER
 127.0.0.1:$P_OUTAGE inet n - n - - smtpd
   -o syslog_name=postfix-rx/outage
   -o smtpd_delay_reject=no
@@ -271,15 +284,8 @@ EOF
 	printf '127.0.0.1/32    OK\n' >"$PFRX/outage_client.cidr.up"
 	cp "$PFRX/outage_client.cidr.down" "$PFRX/outage_client.cidr"
 	printf '127.0.0.1/32    421 4.3.2 System not accepting network messages\n' >"$PFRX/dead_client.cidr"
-	cat >"$PFRX/rcpt_access.down" <<'EOF'
-nobody@ok.example   550 5.1.1 User unknown
-ratelimit.example   452 4.3.2 Connection rate limit exceeded
-EOF
-	cat >"$PFRX/rcpt_access.up" <<'EOF'
-nobody@ok.example   550 5.1.1 User unknown
-ratelimit.example   OK
-EOF
-	cp "$PFRX/rcpt_access.down" "$PFRX/rcpt_access"
+	printf 'nobody@ok.example   550 5.1.1 User unknown\n' >"$PFRX/rcpt_access"
+	: >"$PFRX/ratelimit.down" # removed at T+$T_RATE_OK: ratelimit.example is accepted
 
 	# ---------------- sending Exim ----------------
 	cat >"$EXTX/exim.conf" <<EOF
@@ -443,6 +449,25 @@ banner() {  # port: the first line the server sends (a plain TCP client, then QU
 	exec 3<&- 3>&-
 	printf '%s' "${line%$'\r'}"
 }
+smtp_reply() {  # the last line of the server's next reply on fd 3 (a multi-line one: NNN-...)
+	local line
+	while IFS= read -r -t 5 line <&3; do
+		line=${line%$'\r'}
+		[[ ${line:3:1} == - ]] || { printf '%s' "$line"; return 0; }
+	done
+	return 1
+}
+rcpt_reply() {  # port address: the server's reply to RCPT TO:<address> (a plain SMTP client:
+	local reply # greeting, EHLO, MAIL FROM, RCPT TO, QUIT; nothing is sent)
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+	smtp_reply >/dev/null || true
+	printf 'EHLO probe.lab.example\r\n' >&3 && smtp_reply >/dev/null || true
+	printf 'MAIL FROM:<probe@lab.example>\r\n' >&3 && smtp_reply >/dev/null || true
+	printf 'RCPT TO:<%s>\r\n' "$2" >&3 && reply=$(smtp_reply) || reply="(no reply)"
+	printf 'QUIT\r\n' >&3 2>/dev/null && smtp_reply >/dev/null || true
+	exec 3<&- 3>&-
+	printf '%s' "$reply"
+}
 
 # mid_snapshot: GET /metrics, /api/v1/status, / and /metrics again, back to back, into
 # $OUT/mid/ (metrics.txt, status.json, index.html, metrics-after.txt); again, 0.3 s later,
@@ -480,7 +505,7 @@ bw_bytes() { # source: bouncewatch_log_bytes_total of the live daemon, or -1
 body() {
 	local mode=$1 # syslog | maillog
 	local p
-	for p in $P_RX $P_OUTAGE $P_DEAD $P_EXTX $P_BW $P_PROM; do
+	for p in $P_RX $P_OUTAGE $P_DEAD $P_EXTX $P_MILTER $P_BW $P_PROM; do
 		port_free "$p" || die "port 127.0.0.1:$p is busy"
 	done
 	prepare_dirs
@@ -513,7 +538,11 @@ body() {
 	postfix -c "$PFTX" check
 	extx -bV >/dev/null
 
-	say "starting the receiving Postfix, the sending Postfix and the sending Exim"
+	say "starting the receiver's rate-limit milter, the receiving Postfix, the sending Postfix and the sending Exim"
+	"$OUT/ratemilter" -listen "127.0.0.1:$P_MILTER" -domain ratelimit.example -reply "$RATE_REPLY" \
+		-while "$PFRX/ratelimit.down" >"$LOGD/ratemilter.log" 2>&1 &
+	echo $! >"$RUN/ratemilter.pid"
+	wait_until 15 bash -c "ss -ltnH '( sport = :$P_MILTER )' | grep -q ." || die "the rate-limit milter does not listen on $P_MILTER: $(tail -3 "$LOGD/ratemilter.log")"
 	postfix -c "$PFRX" start >/dev/null 2>&1
 	postfix -c "$PFTX" start >/dev/null 2>&1
 	extx -bd -q10s
@@ -542,14 +571,23 @@ body() {
 		grep -q "^setup: greeting of 127.0.0.1:$p .*: 421 4\.3\.2 .*System not accepting network messages" "$TL" ||
 			die "the receiver's :$p does not greet with 421 4.3.2 (smtpd_delay_reject=no + smtpd_client_restrictions)"
 	done
+	# the rate limit, seen by a plain SMTP client: exactly $RATE_REPLY at RCPT for
+	# ratelimit.example (the milter), 250 for ok.example
+	b=$(rcpt_reply $P_RX setup-probe@ratelimit.example) || die "cannot connect to 127.0.0.1:$P_RX"
+	echo "setup: RCPT TO:<setup-probe@ratelimit.example> at 127.0.0.1:$P_RX (plain SMTP client, no mail sent): $b" >>"$TL"
+	say "RCPT TO ratelimit.example at :$P_RX: $b"
+	[[ $b == "$RATE_REPLY" ]] || die "the receiver's :$P_RX answers RCPT TO:<setup-probe@ratelimit.example> with '$b', not exactly '$RATE_REPLY' (e2e/ratemilter: $(tail -3 "$LOGD/ratemilter.log"))"
+	b=$(rcpt_reply $P_RX setup-probe@ok.example) || die "cannot connect to 127.0.0.1:$P_RX"
+	echo "setup: RCPT TO:<setup-probe@ok.example> at 127.0.0.1:$P_RX (plain SMTP client, no mail sent): $b" >>"$TL"
+	[[ $b == 250\ * ]] || die "the receiver's :$P_RX answers RCPT TO:<setup-probe@ok.example> with '$b', not 250"
 
 	###################### the mail ######################
 	local i r c mode_ex
 	T0=$(date +%s.%N)
 	fact T0 "$T0"
 	echo "T0 = $(date -d "@${T0%.*}" '+%Y-%m-%d %H:%M:%S %Z') (epoch $T0)" >>"$TL"
-	mark "burst: per MTA 12 messages to outage.example (1-5 recipients), 5 to dead.example, 1 to ok+outage+dead, 3 to ok.example, 3 to ratelimit.example"
-	local oc=(1 3 1 4 1 5 1 2 1 3 1 1) dc=(1 3 1 2 1) kc=(1 2 1) lc=(1 3 1)
+	mark "burst: per MTA 12 messages to outage.example (1-5 recipients), 5 to dead.example, 1 to ok+outage+dead, 3 to ok.example, 5 to ratelimit.example (10 recipients)"
+	local oc=(1 3 1 4 1 5 1 2 1 3 1 1) dc=(1 3 1 2 1) kc=(1 2 1) lc=(1 3 1 2 3)
 	for i in "${!oc[@]}"; do pf_send "outage burst $i" $(rcpts "b$i" "${oc[$i]}" outage.example); done
 	for i in "${!dc[@]}"; do pf_send "dead burst $i" $(rcpts "b$i" "${dc[$i]}" dead.example); done
 	pf_send "mixed" mix-1@ok.example mix-2@outage.example mix-3@dead.example
@@ -604,9 +642,11 @@ body() {
 			mark "exim -q (queue run)"
 		fi
 		if ((5 * r == T_RATE_OK)); then
-			cp "$PFRX/rcpt_access.up" "$PFRX/rcpt_access"
-			postfix -c "$PFRX" reload >/dev/null 2>&1
-			mark "receiver: ratelimit.example accepted (rcpt_access switched, postfix reload)"
+			rm -f "$PFRX/ratelimit.down"
+			fact rate_switch "$(date +%s.%N)"
+			b=$(rcpt_reply $P_RX setup-probe@ratelimit.example) || b="(no connection)"
+			fact ratelimit_reply_after_switch "$b"
+			mark "receiver: ratelimit.example ACCEPTED (the milter's flag file removed); RCPT TO:<setup-probe@ratelimit.example> now (plain SMTP client): $b"
 		fi
 	done
 	mark "submitted: postfix $NPF messages, exim $NEX messages (all)"
@@ -644,6 +684,7 @@ body() {
 	fact queues_left "postfix-tx $(pf_queue), exim-tx $(ex_queue)"
 	mark "$( ((drained)) && echo "both queues empty" || echo "queues NOT empty by T+$T_DONE"); stopping the MTAs"
 	stop_mtas
+	stop_pidfile "$RUN/ratemilter.pid"
 	sleep 1 # the last lines reach rsyslogd
 	mark "stopped"
 
@@ -683,6 +724,7 @@ collect() {
 	cp "$LOGD/mail.log" "$OUT/postfix-tx.log"
 	cp "$LOGD/exim/mainlog" "$OUT/exim-mainlog"
 	cp "$LOGD/postfix-rx.log" "$OUT/postfix-rx.log"
+	cp "$LOGD/ratemilter.log" "$OUT/ratemilter.log"
 	cp "$TL" "$OUT/timeline.txt"
 	{
 		echo "# software that wrote the logs in this directory"
@@ -729,6 +771,8 @@ main() {
 	for f in "${PRODUCTS[@]}"; do rm -rf "${OUT:?}/$f"; done
 	mkdir -p "$OUT/state"
 	build_bouncewatch
+	say "go build -tags e2e -o $OUT/ratemilter ./e2e/ratemilter"
+	(cd "$REPO" && go build -tags e2e -o "$OUT/ratemilter" ./e2e/ratemilter) || die "go build ./e2e/ratemilter failed"
 	if [[ ${E2E_NO_NS:-${OUTAGE_NO_NS:-0}} != 1 ]] && unshare -m --propagation private true 2>/dev/null; then
 		OUTAGE_IN_NS=1 OUTAGE_MODE=syslog unshare -m --propagation private -- bash "$SELF" || rc=$?
 	else

@@ -133,6 +133,28 @@ func TestOutage(t *testing.T) {
 				expectTable(t, `bouncewatch_domain_events_total{status="deferred",code="4.3.2"}`, want,
 					group(metrics, "bouncewatch_domain_events_total", map[string]string{"source": src, "status": "deferred", "code": "4.3.2"}, "domain"))
 			})
+			t.Run("reason of each domain's deferrals (issue 11)", func(t *testing.T) {
+				// every deferral of the 421 domains is the receiver not accepting
+				// (suspended and retry-time-not-reached lines take the domain's
+				// latest reason with its code), every one of ratelimit.example is
+				// the rate limit; the awk reference counts the deferral lines
+				want := table{}
+				reasons := map[string]string{"outage.example": "not_accepting", "dead.example": "not_accepting", "ratelimit.example": "rate_limited"}
+				for _, r := range ref.rows("EVENTS", src) { // EVENTS src domain status code n
+					if r[3] == "deferred" {
+						reason := reasons[r[2]]
+						if reason == "" {
+							reason = "(a domain that should not defer)"
+						}
+						want[r[2]+" "+reason] += atof(t, r[5])
+					}
+				}
+				expectTable(t, `bouncewatch_domain_reason_events_total{status="deferred"} per domain, reason`, want,
+					group(metrics, "bouncewatch_domain_reason_events_total", map[string]string{"source": src, "status": "deferred"}, "domain", "reason"))
+				if got := metrics.Sum("bouncewatch_reason_events_total", "source="+src, "reason=undefined"); got != 0 {
+					t.Errorf(`bouncewatch_reason_events_total{reason="undefined"}: want 0 (every reply of the lab is placed), got %v`, got)
+				}
+			})
 			t.Run("domain_events_total per domain, status, code", func(t *testing.T) {
 				want := table{}
 				for _, r := range ref.rows("EVENTS", src) {
@@ -158,18 +180,25 @@ func TestOutage(t *testing.T) {
 		})
 	}
 
-	t.Run("alert "+alertName, func(t *testing.T) {
-		polls := a.alertPolls(t)
-		firedAt := map[string]float64{}
-		var ever []promAlert
+	polls := a.alertPolls(t)
+	var ever []promAlert
+	for _, p := range polls {
+		ever = append(ever, p.Alerts...)
+	}
+	// firing: when each source/domain first fired, since T0
+	firing := func(name string) map[string]float64 {
+		at := map[string]float64{}
 		for _, p := range polls {
-			ever = append(ever, p.Alerts...)
-			for _, k := range alertSet(p.Alerts, alertName, true, "firing") {
-				if _, ok := firedAt[k]; !ok {
-					firedAt[k] = p.T - t0
+			for _, k := range alertSet(p.Alerts, name, true, "firing") {
+				if _, ok := at[k]; !ok {
+					at[k] = p.T - t0
 				}
 			}
 		}
+		return at
+	}
+	t.Run("alert "+alertName, func(t *testing.T) {
+		firedAt := firing(alertName)
 		for _, src := range sources {
 			for _, d := range []string{"outage.example", "dead.example"} {
 				t.Run("fired for "+src+"/"+d, func(t *testing.T) {
@@ -189,6 +218,36 @@ func TestOutage(t *testing.T) {
 		})
 		t.Logf("firing at the end: %v; ever firing: %v", alertSet(a.finalAlerts(t), alertName, true, "firing"), alertSet(ever, alertName, true, "firing"))
 	})
+	// the cause alerts of issue 11: the rate limit is named as such, and
+	// nothing in the lab is a block or an authentication failure
+	t.Run("alert BouncewatchRateLimited", func(t *testing.T) {
+		const name = "BouncewatchRateLimited"
+		firedAt := firing(name)
+		for _, src := range sources {
+			t.Run("fired for "+src+"/ratelimit.example", func(t *testing.T) {
+				if at, ok := firedAt[src+"/ratelimit.example"]; ok {
+					t.Logf("firing from T+%.0f s", at)
+				} else {
+					t.Errorf("want %s firing for source %s, domain ratelimit.example in one of %d polls every 2 s, got never (pending or firing ever: %v)",
+						name, src, len(polls), alertSet(ever, name, true))
+				}
+			})
+		}
+		t.Run("never for the other domains", func(t *testing.T) {
+			for _, d := range alertSet(ever, name, false) {
+				if d != "ratelimit.example" {
+					t.Errorf("want %s pending or firing for ratelimit.example only, got it for %s", name, d)
+				}
+			}
+		})
+	})
+	for _, name := range []string{"BouncewatchBlocked", "BouncewatchAuthFailuresRising"} {
+		t.Run("alert "+name+" never", func(t *testing.T) {
+			if got := alertSet(ever, name, true); len(got) > 0 {
+				t.Errorf("want %s never pending or firing (no block, no authentication failure in the lab), got %v", name, got)
+			}
+		})
+	}
 }
 
 // outcomeName maps the reference's outcome to bouncewatch's label value
@@ -338,6 +397,10 @@ func checkOutageScenario(t *testing.T, a *artifacts, ref outageRef, logs map[str
 				eq(t, d+" deferrals NOT at the greeting (kinds)", 0, n)
 			}
 			ge(t, "ratelimit.example deferrals at RCPT with 4.3.2 (452)", ref.cnt("PHASES", src, "ratelimit.example", "rcpt", "4.3.2"), 1)
+			// the receiver's words exactly, as a rate-limiting receiver says them (its milter)
+			log := map[string]string{"postfix": "postfix-tx.log", "exim": "exim-mainlog"}[src]
+			ge(t, "'452 4.3.2 Connection rate limit exceeded' replies for ratelimit.example",
+				float64(len(regexp.MustCompile(`ratelimit\.example.*: 452 4\.3\.2 Connection rate limit exceeded\b`).FindAllIndex(a.read(t, log), -1))), 10)
 			o := ref.cnt("RECIPIENTS", src, "outage.example")
 			ge(t, "outage.example recipients", o, 30)
 			eq(t, "outage.example recipients delivered (all, after the recovery)", o, ref.cnt("OUTCOMES", src, "outage.example", "*", "delivered"))
@@ -409,6 +472,9 @@ type statusJSON struct {
 		CurrentCode struct {
 			Code string `json:"code"`
 		} `json:"current_code"`
+		Reason struct {
+			Reason string `json:"reason"`
+		} `json:"reason"`
 		Lately float64 `json:"deferrals_last_15m"`
 	} `json:"deferring"`
 	Totals struct {
@@ -555,6 +621,9 @@ func checkMidOutage(t *testing.T, a *artifacts, logs map[string]string) {
 				if d.FirstCode.Code != "4.3.2" || d.CurrentCode.Code != "4.3.2" {
 					t.Errorf("first_code, current_code: want 4.3.2, 4.3.2, got %q, %q", d.FirstCode.Code, d.CurrentCode.Code)
 				}
+				if d.Reason.Reason != "not_accepting" {
+					t.Errorf("reason: want not_accepting (421 4.3.2 System not accepting network messages), got %q", d.Reason.Reason)
+				}
 				// the outage began before T0 (the 421 greeting is checked before the first
 				// message): no recipient can wait longer than since T0 (Exim's log times are
 				// whole seconds: 1 s slack)
@@ -571,8 +640,8 @@ func checkMidOutage(t *testing.T, a *artifacts, logs map[string]string) {
 				if want, got := refOldest[k], float64(d.Oldest.UnixNano())/1e9; !near(got, want, 0.001) {
 					t.Errorf("oldest_deferral: want %.6f (the first deferral line of the oldest recipient waiting, awk), got %.6f", want, got)
 				}
-				t.Logf("%v recipients waiting, oldest since T+%.1f (%.1f s ago), first and current code %s, %v deferrals in 15 min",
-					d.Pending, float64(d.Oldest.UnixNano())/1e9-t0, d.OldestAgeSeconds, d.CurrentCode.Code, d.Lately)
+				t.Logf("%v recipients waiting, oldest since T+%.1f (%.1f s ago), first and current code %s, reason %s, %v deferrals in 15 min",
+					d.Pending, float64(d.Oldest.UnixNano())/1e9-t0, d.OldestAgeSeconds, d.CurrentCode.Code, d.Reason.Reason, d.Lately)
 			}
 			if !found {
 				t.Errorf("want outage.example of source %s in deferring[], got none", src)
@@ -580,7 +649,21 @@ func checkMidOutage(t *testing.T, a *artifacts, logs map[string]string) {
 		})
 	}
 
-	t.Run("the page in Chromium shows outage.example with 4.3.2", func(t *testing.T) {
+	t.Run("ratelimit.example: reason rate_limited", func(t *testing.T) {
+		n := 0
+		for _, d := range st.Deferring {
+			if d.Domain == "ratelimit.example" {
+				n++
+				if d.Reason.Reason != "rate_limited" {
+					t.Errorf("%s/ratelimit.example: reason: want rate_limited (452 4.3.2 Connection rate limit exceeded), got %q", d.Source, d.Reason.Reason)
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("want ratelimit.example in deferring[] (deferred in the last 15 minutes), got none")
+		}
+	})
+	t.Run("the page in Chromium shows outage.example with 4.3.2, not accepting", func(t *testing.T) {
 		checkPageInBrowser(t, a, st)
 	})
 }
@@ -610,8 +693,8 @@ func checkPageInBrowser(t *testing.T, a *artifacts, st statusJSON) {
 		t.Fatalf("opening the saved page: %v", err)
 	}
 	text := browserRun(t, ctx, chromedp.Evaluate[string](`document.body.innerText`))
-	// Domain | Source | Waiting | Oldest deferral | First code | Latest code, one row per domain and source
-	rows := browserRun(t, ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll('#deferring tbody tr')].map(tr => [...tr.cells].slice(0, 6).map(c => c.innerText.replace(/\s+/g, ' ').trim()))`))
+	// Domain | Source | Waiting | Oldest deferral | First code | Latest code | Reason, one row per domain and source
+	rows := browserRun(t, ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll('#deferring tbody tr')].map(tr => [...tr.cells].slice(0, 7).map(c => c.innerText.replace(/\s+/g, ' ').trim()))`))
 	png := browserRun(t, ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 	out := a.path("mid", "status-page.png")
 	if err := os.WriteFile(out, png, 0o644); err != nil {
@@ -627,7 +710,7 @@ func checkPageInBrowser(t *testing.T, a *artifacts, st statusJSON) {
 	for _, src := range []string{"postfix", "exim"} {
 		var row []string
 		for _, r := range rows {
-			if len(r) == 6 && r[0] == "outage.example" && r[1] == src {
+			if len(r) == 7 && r[0] == "outage.example" && r[1] == src {
 				row = r
 			}
 		}
@@ -637,6 +720,9 @@ func checkPageInBrowser(t *testing.T, a *artifacts, st statusJSON) {
 		}
 		if !strings.HasPrefix(row[4], "4.3.2") || !strings.HasPrefix(row[5], "4.3.2") {
 			t.Errorf("outage.example | %s: want first and latest code 4.3.2, got %q, %q", src, row[4], row[5])
+		}
+		if row[6] != "not accepting" {
+			t.Errorf("outage.example | %s: want reason \"not accepting\", got %q", src, row[6])
 		}
 		for _, d := range st.Deferring {
 			if d.Source == src && d.Domain == "outage.example" && row[2] != strconv.FormatFloat(d.Pending, 'f', -1, 64) {
