@@ -21,7 +21,8 @@ SECS=${2:-60}
 MTA=${3:-postfix}
 command -v curl >/dev/null || { echo "daemon-cpu.sh: curl is missing (apt-get install -y curl)" >&2; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bouncewatch-daemon-cpu.XXXXXX")
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+# The daemon is stopped and waited for before its state directory goes.
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 go build -o "$tmp/bouncewatch" ./cmd/bouncewatch
 go build -o "$tmp/loggen" ./cmd/bouncewatch-loggen
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 19467)

@@ -16,6 +16,9 @@
 #   taskset -c 0 bouncewatch report --format=prometheus LOG    (1 core)
 #   mtail --one_shot --one_shot_format=prometheus --logtostderr \
 #         --progs bench/MTA.mtail --logs LOG
+#   bouncewatch report ... LOG.gz, on two cores and on one: the same log
+#         compressed with gzip -6, as rotated logs are (the second core
+#         decompresses while the first parses; mtail cannot read it)
 # under /usr/bin/time, and prints a table: median wall seconds (min-max),
 # lines/s, CPU seconds (user+sys), peak RSS, and bouncewatch/mtail ratios
 # (speed above 1: bouncewatch is faster; RSS below 1: it uses less memory).
@@ -70,6 +73,7 @@ go build -o "$tmp/bouncewatch-loggen" ./cmd/bouncewatch-loggen
 for mta in postfix exim; do
 	echo "generating $LINES lines of $mta log (seed $SEED)" >&2
 	"$tmp/bouncewatch-loggen" -mta="$mta" -lines="$LINES" -seed="$SEED" >"$tmp/$mta.log"
+	gzip -6 -c "$tmp/$mta.log" >"$tmp/$mta.log.gz" # as logrotate's compress leaves it
 done
 
 echo "mtail: $(mtail --version 2>&1 | head -1)" >&2
@@ -91,6 +95,8 @@ run() {
 	case "$tool" in
 	bouncewatch) cmd=("$tmp/bouncewatch" report --format=prometheus "$log") ;;
 	bouncewatch-1core) cmd=(taskset -c 0 "$tmp/bouncewatch" report --format=prometheus "$log") ;;
+	bouncewatch-gz) cmd=("$tmp/bouncewatch" report --format=prometheus "$log.gz") ;;
+	bouncewatch-gz-1core) cmd=(taskset -c 0 "$tmp/bouncewatch" report --format=prometheus "$log.gz") ;;
 	mtail) cmd=(mtail --one_shot --one_shot_format=prometheus --logtostderr
 		--address 127.0.0.1 --port 0 --progs "bench/$mta.mtail" --logs "$log") ;;
 	esac
@@ -118,6 +124,8 @@ for mta in postfix exim; do
 		run bouncewatch "$mta" "$n" "$tmp/$mta.log" "$LINES"
 		run bouncewatch-1core "$mta" "$n" "$tmp/$mta.log" "$LINES"
 		run mtail "$mta" "$n" "$tmp/$mta.log" "$LINES"
+		run bouncewatch-gz "$mta" "$n" "$tmp/$mta.log" "$LINES"
+		run bouncewatch-gz-1core "$mta" "$n" "$tmp/$mta.log" "$LINES"
 	done
 	if [ "$mta" = exim ]; then
 		# Same events, status by code: the two programs did the same job.
@@ -163,17 +171,17 @@ function median(a, n,   i, j, t) {
 	if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
 }
 END {
-	printf "%-17s %-7s %10s %17s %11s %7s %13s\n", "TOOL", "LOG", "LINES", "SECONDS (min-max)", "LINES/S", "CPU S", "PEAK RSS MiB"
+	printf "%-20s %-7s %10s %17s %11s %7s %13s\n", "TOOL", "LOG", "LINES", "SECONDS (min-max)", "LINES/S", "CPU S", "PEAK RSS MiB"
 	for (m = 1; m <= 2; m++) for (i = 1; i <= nk; i++) {
 		k = order[i]; split(k, f, SUBSEP)
 		if (f[2] != (m == 1 ? "postfix" : "exim")) continue
 		delete w; delete c
 		for (j = 1; j <= n[k]; j++) { w[j] = wall[k, j]; c[j] = cpu[k, j] }
 		W[k] = median(w, n[k]); C[k] = median(c, n[k])
-		printf "%-17s %-7s %10d %6.2f (%.2f-%.2f) %11.0f %7.2f %13.1f\n", f[1], f[2], f[3], W[k], lo[k], hi[k], f[3] / W[k], C[k], rss[k] / 1024
+		printf "%-20s %-7s %10d %6.2f (%.2f-%.2f) %11.0f %7.2f %13.1f\n", f[1], f[2], f[3], W[k], lo[k], hi[k], f[3] / W[k], C[k], rss[k] / 1024
 	}
 	print ""
-	printf "%-7s %-17s %22s %22s %22s\n", "LOG", "BOUNCEWATCH", "SPEED bouncewatch/mtail", "CPU bouncewatch/mtail", "RSS bouncewatch/mtail"
+	printf "%-7s %-20s %22s %22s %22s\n", "LOG", "BOUNCEWATCH", "SPEED bouncewatch/mtail", "CPU bouncewatch/mtail", "RSS bouncewatch/mtail"
 	for (m = 1; m <= 2; m++) {
 		mta = m == 1 ? "postfix" : "exim"
 		for (i = 1; i <= nk; i++) {
@@ -181,7 +189,7 @@ END {
 			if (f[2] != mta || f[1] == "mtail") continue
 			t = "mtail" SUBSEP mta SUBSEP f[3]
 			if (!(t in W)) continue
-			printf "%-7s %-17s %21.2fx %21.2fx %21.2fx\n", mta, f[1], W[t] / W[k], C[k] / C[t], rss[k] / rss[t]
+			printf "%-7s %-20s %21.2fx %21.2fx %21.2fx\n", mta, f[1], W[t] / W[k], C[k] / C[t], rss[k] / rss[t]
 		}
 	}
 	big = 0
