@@ -7,78 +7,21 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/bouncewatch/bouncewatch/internal/browsertest"
 	"github.com/bouncewatch/bouncewatch/internal/labtest"
 	"github.com/bouncewatch/bouncewatch/report"
 	"github.com/bouncewatch/bouncewatch/status"
 )
 
 var screenshot = flag.Bool("update-screenshot", false, "write the status page's screenshot for README.md (docs/status-page.png)")
-
-// browser starts Debian's Chromium headless, or skips (fails on CI) when
-// there is none.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("chromium not found on CI: %v", err)
-		}
-		t.Skip("chromium not found (apt-get install chromium)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1400, 1000))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	return ctx
-}
-
-// consoleErrors collects what the page reports as an error: a script
-// exception, a console error, an entry of the browser log at level error
-// (a Content-Security-Policy violation is one).
-func consoleErrors(ctx context.Context) func() []string {
-	var mu sync.Mutex
-	var errs []string
-	messages := chromedp.Console(ctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.Type == "error" || m.Type == chromedp.ConsoleException {
-				mu.Lock()
-				errs = append(errs, m.Text)
-				mu.Unlock()
-			}
-		}
-	}()
-	return func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(errs)
-	}
-}
-
-// run runs one browser action.
-func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
 
 // artifacts is where the browser tests leave their screenshots for people
 // to look at: $BOUNCEWATCH_ARTIFACTS, or a temporary directory.
@@ -135,7 +78,7 @@ func outageNow(t *testing.T, dir string) (postfix, exim string) {
 // table of deferring domains has the rows /api/v1/status has, a reply text
 // from the network shows as text, and a screenshot is left to look at.
 func TestStatusPageInBrowser(t *testing.T) {
-	ctx := browser(t)
+	ctx := browsertest.Start(t)
 	dir := t.TempDir()
 	postfix, exim := outageNow(t, dir)
 	// A hostile reply: markup in a deferral's text.
@@ -161,13 +104,13 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Errorf("the status misses the outage: %q", want)
 	}
 
-	errs := consoleErrors(ctx)
+	errs := browsertest.ConsoleErrors(ctx)
 	if err := chromedp.Do(ctx, chromedp.Navigate(r.srv.URL+"/"), chromedp.WaitVisible("#deferring")); err != nil {
 		t.Fatal(err)
 	}
-	rows := run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#deferring tbody tr')].map(tr => [...tr.cells].slice(0, 3).map(c => c.innerText.trim()).join(' '))`))
-	hostile := run(t, ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('#deferring td.reply')].map(td => td.innerText).find(s => s.includes('alert')) || ''`))
-	png := run(t, ctx, chromedp.FullScreenshot(100))
+	rows := browsertest.Run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#deferring tbody tr')].map(tr => [...tr.cells].slice(0, 3).map(c => c.innerText.trim()).join(' '))`))
+	hostile := browsertest.Run(t, ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('#deferring td.reply')].map(td => td.innerText).find(s => s.includes('alert')) || ''`))
+	png := browsertest.Run(t, ctx, chromedp.FullScreenshot(100))
 	if !slices.Equal(rows, want) {
 		t.Errorf("the page's table differs from /api/v1/status:\npage %q\njson %q", rows, want)
 	}
@@ -193,7 +136,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 // file that opens from disk, with no console error (its CSP is in a meta
 // element), and shows the charts and the tables.
 func TestReportHTMLInBrowser(t *testing.T) {
-	ctx := browser(t)
+	ctx := browsertest.Start(t)
 	s, err := report.Run(context.Background(), report.Options{Rules: labtest.Rules(t), Source: "postfix", Reference: labtest.Reference}, []string{postfixLog})
 	if err != nil {
 		t.Fatal(err)
@@ -207,28 +150,28 @@ func TestReportHTMLInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	errs := consoleErrors(ctx)
+	errs := browsertest.ConsoleErrors(ctx)
 	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+path), chromedp.WaitVisible("#hours")); err != nil {
 		t.Fatal(err)
 	}
-	bars := run(t, ctx, chromedp.Evaluate[[]int](`['#hours', '#resolution'].map(id => document.querySelectorAll(id + ' svg rect').length)`))
+	bars := browsertest.Run(t, ctx, chromedp.Evaluate[[]int](`['#hours', '#resolution'].map(id => document.querySelectorAll(id + ' svg rect').length)`))
 	if len(bars) != 2 || bars[0] == 0 || bars[1] == 0 {
 		t.Errorf("want bars in both charts, got %v", bars)
 	}
-	domains := run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#deferring td.domain')].map(td => td.innerText.trim())`))
+	domains := browsertest.Run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#deferring td.domain')].map(td => td.innerText.trim())`))
 	for _, want := range []string{"down.example", "retry.example", "expire.example"} {
 		if !slices.Contains(domains, want) {
 			t.Errorf("want %s among the domains that deferred, got %q", want, domains)
 		}
 	}
-	outcomes := run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#resolved tbody tr')].map(tr => [...tr.cells].slice(0, 4).map(c => c.innerText.trim()).join(' '))`))
+	outcomes := browsertest.Run(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#resolved tbody tr')].map(tr => [...tr.cells].slice(0, 4).map(c => c.innerText.trim()).join(' '))`))
 	if !slices.Contains(outcomes, "retry.example postfix delivered 3") || !slices.Contains(outcomes, "down.example postfix expired 7") {
 		t.Errorf("outcomes: %q", outcomes)
 	}
 	if e := errs(); len(e) > 0 {
 		t.Errorf("console errors: %q", e)
 	}
-	png := run(t, ctx, chromedp.FullScreenshot(100))
+	png := browsertest.Run(t, ctx, chromedp.FullScreenshot(100))
 	out := filepath.Join(artifacts(t), "report.png")
 	os.WriteFile(out, png, 0o644)
 	t.Logf("screenshot: %s", out)

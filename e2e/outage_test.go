@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/bouncewatch/bouncewatch/internal/browsertest"
 )
 
 func TestOutage(t *testing.T) {
@@ -673,7 +675,7 @@ func checkMidOutage(t *testing.T, a *artifacts, logs map[string]string) {
 // Chromium headless, checks what it renders, and leaves a full-page
 // screenshot in mid/status-page.png.
 func checkPageInBrowser(t *testing.T, a *artifacts, st statusJSON) {
-	ctx := browser(t)
+	ctx := browsertest.Start(t)
 	body := a.read(t, "mid/index.html")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
@@ -688,14 +690,14 @@ func checkPageInBrowser(t *testing.T, a *artifacts, st statusJSON) {
 		w.Write(body)
 	}))
 	defer srv.Close()
-	errs := consoleErrors(ctx)
+	errs := browsertest.ConsoleErrors(ctx)
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible("#deferring")); err != nil {
 		t.Fatalf("opening the saved page: %v", err)
 	}
-	text := browserRun(t, ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	text := browsertest.Run(t, ctx, chromedp.Evaluate[string](`document.body.innerText`))
 	// Domain | Source | Waiting | Oldest deferral | First code | Latest code | Reason, one row per domain and source
-	rows := browserRun(t, ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll('#deferring tbody tr')].map(tr => [...tr.cells].slice(0, 7).map(c => c.innerText.replace(/\s+/g, ' ').trim()))`))
-	png := browserRun(t, ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
+	rows := browsertest.Run(t, ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll('#deferring tbody tr')].map(tr => [...tr.cells].slice(0, 7).map(c => c.innerText.replace(/\s+/g, ' ').trim()))`))
+	png := browsertest.Run(t, ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 	out := a.path("mid", "status-page.png")
 	if err := os.WriteFile(out, png, 0o644); err != nil {
 		t.Fatal(err)
