@@ -42,31 +42,32 @@ type Doc struct {
 
 // CodeDoc describes one code.
 type CodeDoc struct {
-	Code        string            `json:"code"`
-	Kind        string            `json:"kind"`    // delivered, deferred, bounced, expired
-	Meaning     string            `json:"meaning"` // in a postmaster's words
-	Class       string            `json:"class"`
-	Subject     string            `json:"subject"`
-	Description string            `json:"description"`
-	Events      map[string]uint64 `json:"events"`
+	Code        string `json:"code"`
+	Kind        string `json:"kind"`    // delivered, deferred, bounced, expired
+	Meaning     string `json:"meaning"` // in a postmaster's words
+	Class       string `json:"class"`
+	Subject     string `json:"subject"`
+	Description string `json:"description"`
+	TallyDoc
+	Reasons map[string]uint64 `json:"reasons,omitempty"` // its failures by reason
+}
+
+// TallyDoc is a Tally as the code and the reason tables show it.
+type TallyDoc struct {
+	Events      map[string]uint64 `json:"events"` // by status
 	Total       uint64            `json:"total"`
 	Outcomes    map[string]uint64 `json:"retry_outcomes,omitempty"`
-	SuccessRate *float64          `json:"retry_success_rate,omitempty"`
+	SuccessRate *float64          `json:"retry_success_rate,omitempty"` // delivered, of the retries that ended
 	Resolution  []ResolutionDoc   `json:"resolution,omitempty"`
-	Reasons     map[string]uint64 `json:"reasons,omitempty"` // its failures by reason
 }
 
 // ReasonDoc describes one reason of failure: the failures it explains, and
 // how the recipients whose first deferral it explains ended.
 type ReasonDoc struct {
-	Reason      string            `json:"reason"`
-	Description string            `json:"description,omitempty"`
-	Events      map[string]uint64 `json:"events"`
-	Total       uint64            `json:"total"`
-	Domains     int               `json:"domains"`
-	Outcomes    map[string]uint64 `json:"retry_outcomes,omitempty"`
-	SuccessRate *float64          `json:"retry_success_rate,omitempty"`
-	Resolution  []ResolutionDoc   `json:"resolution,omitempty"`
+	Reason      string `json:"reason"`
+	Description string `json:"description,omitempty"`
+	Domains     int    `json:"domains"`
+	TallyDoc
 }
 
 // ResolutionDoc gives percentiles of the time from first deferral to an
@@ -130,29 +131,8 @@ func (s *Summary) Doc() *Doc {
 		info := c.Describe()
 		cd := CodeDoc{
 			Code: c.String(), Kind: status.Kind(c), Meaning: status.Meaning(c), Class: info.Class, Subject: info.Subject,
-			Description: info.Description, Events: map[string]uint64{},
+			Description: info.Description, TallyDoc: cs.doc(),
 		}
-		for _, st := range eventStatuses {
-			if v := cs.Events[st]; v > 0 {
-				cd.Events[st.String()] = v
-				cd.Total += v
-			}
-		}
-		var outcomes uint64
-		for o := tracker.Outcome(0); o < tracker.NumOutcomes; o++ {
-			if v := cs.Outcomes[o]; v > 0 {
-				if cd.Outcomes == nil {
-					cd.Outcomes = map[string]uint64{}
-				}
-				cd.Outcomes[o.String()] = v
-				outcomes += v
-			}
-		}
-		if outcomes > 0 {
-			r := float64(cs.Outcomes[tracker.Delivered]) / float64(outcomes)
-			cd.SuccessRate = &r
-		}
-		cd.Resolution = resolutions(&cs.Delivered, &cs.Resolutions)
 		for r, n := range cs.Reasons {
 			if cd.Reasons == nil {
 				cd.Reasons = map[string]uint64{}
@@ -164,28 +144,7 @@ func (s *Summary) Doc() *Doc {
 	d.Reasons = []ReasonDoc{}
 	for _, r := range s.reasonOrder() {
 		rs := s.Reasons[r]
-		rd := ReasonDoc{Reason: r.String(), Description: s.describe(r), Events: map[string]uint64{}, Domains: len(rs.Domains)}
-		for _, st := range eventStatuses {
-			if v := rs.Events[st]; v > 0 {
-				rd.Events[st.String()] = v
-				rd.Total += v
-			}
-		}
-		var outcomes uint64
-		for o := tracker.Outcome(0); o < tracker.NumOutcomes; o++ {
-			if v := rs.Outcomes[o]; v > 0 {
-				if rd.Outcomes == nil {
-					rd.Outcomes = map[string]uint64{}
-				}
-				rd.Outcomes[o.String()] = v
-				outcomes += v
-			}
-		}
-		if outcomes > 0 {
-			rate := float64(rs.Outcomes[tracker.Delivered]) / float64(outcomes)
-			rd.SuccessRate = &rate
-		}
-		rd.Resolution = resolutions(&rs.Delivered, &rs.Resolutions)
+		rd := ReasonDoc{Reason: r.String(), Description: s.describe(r), Domains: len(rs.Domains), TallyDoc: rs.doc()}
 		d.Reasons = append(d.Reasons, rd)
 	}
 	if d.Codes == nil {
@@ -335,7 +294,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.Order != "" {
 		fmt.Fprintf(b, "(%s)\n", s.Order)
 	}
-	fmt.Fprintf(b, "%d lines (%s): %d delivery results, %d other lines (not delivery results)", total, byteSize(d.Bytes), d.Lines["matched"], d.Lines["unmatched"])
+	fmt.Fprintf(b, "%d lines (%s): %d delivery results, %d other lines (not delivery results)", total, status.ByteSize(d.Bytes), d.Lines["matched"], d.Lines["unmatched"])
 	for _, r := range []struct{ key, what string }{
 		{"skipped", "skipped on purpose (verification probes, queued-only, -N)"},
 		{"too_long", "too long, skipped"},
@@ -535,20 +494,33 @@ func firstSentence(s string) string {
 	return s
 }
 
-func dur(sec float64) string {
-	return (time.Duration(sec * float64(time.Second))).Round(time.Second).String()
+func (t *Tally) doc() TallyDoc {
+	d := TallyDoc{Events: map[string]uint64{}, Resolution: resolutions(&t.Delivered, &t.Resolutions)}
+	for _, st := range eventStatuses {
+		if v := t.Events[st]; v > 0 {
+			d.Events[st.String()] = v
+			d.Total += v
+		}
+	}
+	var ended uint64
+	for o := tracker.Outcome(0); o < tracker.NumOutcomes; o++ {
+		if v := t.Outcomes[o]; v > 0 {
+			if d.Outcomes == nil {
+				d.Outcomes = map[string]uint64{}
+			}
+			d.Outcomes[o.String()] = v
+			ended += v
+		}
+	}
+	if ended > 0 {
+		r := float64(t.Outcomes[tracker.Delivered]) / float64(ended)
+		d.SuccessRate = &r
+	}
+	return d
 }
 
-func byteSize(n uint64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
+func dur(sec float64) string {
+	return (time.Duration(sec * float64(time.Second))).Round(time.Second).String()
 }
 
 // WriteHTML writes the report as one self-contained page, with the status

@@ -71,22 +71,34 @@ type Summary struct {
 	lineNo  int
 }
 
+// Tally is what a code and a reason of failure both count: their events,
+// and how the retries they began (as the first deferral's code or reason)
+// ended, and when.
+type Tally struct {
+	Events      [parser.StatusExpired + 1]uint64 // by status
+	Outcomes    [tracker.NumOutcomes]uint64
+	Resolutions Durations // times to any outcome
+	Delivered   Durations // times to delivery
+}
+
+func (t *Tally) resolved(r *tracker.Resolution) {
+	t.Outcomes[r.Outcome]++
+	t.Resolutions.Add(r.Duration())
+	if r.Outcome == tracker.Delivered {
+		t.Delivered.Add(r.Duration())
+	}
+}
+
 // CodeStats is everything seen of one enhanced status code.
 type CodeStats struct {
-	Events      [parser.StatusExpired + 1]uint64 // by status
-	Outcomes    [tracker.NumOutcomes]uint64      // as the first temporary code of a retry
-	Resolutions Durations                        // times to any outcome
-	Delivered   Durations                        // times to delivery
-	Reasons     map[parser.Reason]uint64         // failures by reason
+	Tally
+	Reasons map[parser.Reason]uint64 // failures by reason
 }
 
 // ReasonStats is everything seen of one reason of failure.
 type ReasonStats struct {
-	Events      [parser.StatusExpired + 1]uint64 // by status
-	Outcomes    [tracker.NumOutcomes]uint64      // as the reason of a first deferral
-	Resolutions Durations
-	Delivered   Durations
-	Domains     map[string]bool // with a failure for this reason
+	Tally
+	Domains map[string]bool // with a failure for this reason
 }
 
 // DomainStats is everything seen of one recipient domain.
@@ -178,18 +190,8 @@ func (s *Summary) reason(r parser.Reason) *ReasonStats {
 
 // Resolved implements pipeline.Observer.
 func (s *Summary) Resolved(r *tracker.Resolution) {
-	c := s.code(r.FirstCode)
-	c.Outcomes[r.Outcome]++
-	c.Resolutions.Add(r.Duration())
-	if r.Outcome == tracker.Delivered {
-		c.Delivered.Add(r.Duration())
-	}
-	rs := s.reason(r.FirstReason)
-	rs.Outcomes[r.Outcome]++
-	rs.Resolutions.Add(r.Duration())
-	if r.Outcome == tracker.Delivered {
-		rs.Delivered.Add(r.Duration())
-	}
+	s.code(r.FirstCode).resolved(r)
+	s.reason(r.FirstReason).resolved(r)
 }
 
 func (s *Summary) code(c parser.Code) *CodeStats {

@@ -42,7 +42,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return t
 	},
-	"bytes": byteSize,
+	"bytes": ByteSize,
 	"words": func(name string) string { return strings.ReplaceAll(name, "_", " ") },
 	"deref": func(f *float64) float64 { return *f },
 	"stamp": func(any) string { return "" }, // bound to the page's zone by WriteHTML
@@ -110,7 +110,8 @@ func age(secs float64) string {
 	return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
-func byteSize(n uint64) string {
+// ByteSize writes a number of bytes for a person: "126.1 KiB".
+func ByteSize(n uint64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
