@@ -417,7 +417,7 @@ func runAwk(t *testing.T, program string, vars []string, files ...string) [][]st
 	for _, v := range vars {
 		args = append(args, "-v", v)
 	}
-	args = append(args, "-f", filepath.Join(repoRoot(t), "e2e", program))
+	args = append(args, "-f", filepath.Join(repoRoot(t), "e2e", "logwords.awk"), "-f", filepath.Join(repoRoot(t), "e2e", program))
 	args = append(args, files...)
 	cmd := exec.Command("awk", args...)
 	var stderr bytes.Buffer

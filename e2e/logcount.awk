@@ -1,7 +1,7 @@
 # logcount.awk: counts what a sending Postfix or Exim logged, without bouncewatch.
 #
-#   awk -v SRC=postfix -f e2e/logcount.awk mail.log.1 mail.log
-#   awk -v SRC=exim    -f e2e/logcount.awk mainlog.1 mainlog
+#   awk -v SRC=postfix -f e2e/logwords.awk -f e2e/logcount.awk mail.log.1 mail.log
+#   awk -v SRC=exim    -f e2e/logwords.awk -f e2e/logcount.awk mainlog.1 mainlog
 #
 # An independent reading of the log files (plain awk, no rules.yaml), so that
 # TestEndToEnd (e2e/e2e_test.go) can compare bouncewatch's figures with what the
@@ -46,26 +46,6 @@ function dom(a,   i) {
 	i = index(a, "@")
 	return i ? substr(a, i + 1) : ""
 }
-function mon(m) { return (index("JanFebMarAprMayJunJulAugSepOctNovDec", m) + 2) / 3 }
-# Seconds (only differences are used). RFC 3339 "2026-11-27T06:06:39.912366+00:00",
-# RFC 3164 "Nov 27 06:02:21" (maillog_file; the year does not matter for
-# differences within one run), Exim "2026-11-27 06:07:10".
-function tstamp(   d, t, f, y) {
-	f = 0
-	if ($1 ~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T/) {
-		d = substr($1, 1, 10); t = substr($1, 12, 8)
-		if (substr($1, 20, 1) == ".") { f = substr($1, 20); sub(/[-+Z].*$/, "", f); f = ("0" f) + 0 }
-	} else if ($1 ~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]$/) {
-		d = $1; t = substr($2, 1, 8)
-		if (substr($2, 9, 1) == ".") f = ("0" substr($2, 9)) + 0
-	} else {
-		y = strftime("%Y")
-		d = sprintf("%04d-%02d-%02d", y, mon($1), $2); t = substr($3, 1, 8)
-		if (substr($3, 9, 1) == ".") f = ("0" substr($3, 9)) + 0
-	}
-	gsub(/-/, " ", d); gsub(/:/, " ", t)
-	return mktime(d " " t) + f
-}
 function ev(d, status, code) { events[d " " status " " code]++ }
 function deferred(k, code) {
 	if (!(k in pend)) { first[k] = code; ft[k] = now; pend[k] = 1 }
@@ -85,39 +65,6 @@ function end_message(id, outcome,   k, p) {
 		if (outcome == "expired") ev(dom(p[2]), "expired", "4.4.7")
 		ended(k, outcome)
 	}
-}
-function grab(re, skip) {   # the text matched by re, minus its first skip characters
-	if (!match($0, re)) return ""
-	return substr($0, RSTART + skip, RLENGTH - skip)
-}
-# the first RFC 3463 code (2|4|5 . 1-3 digits . 1-3 digits) among the words of s
-function first3463(s,   n, w, i, x) {
-	n = split(s, w, " ")
-	for (i = 1; i <= n; i++) {
-		x = w[i]
-		sub(/^[(\[<"]+/, "", x); sub(/[)\]>",;:.]+$/, "", x)
-		if (x ~ /^[245]\.[0-9][0-9]?[0-9]?\.[0-9][0-9]?[0-9]?$/) return x
-	}
-	return ""
-}
-# Exim: the code of a deferral or bounce line; sets carried
-function excode(dflt,   i, s, j, c) {
-	carried = 0
-	i = index($0, "SMTP error from remote mail server after ")
-	if (i) {
-		s = substr($0, i + 41)
-		j = index(s, ": ")
-		if (j) s = substr(s, j + 2)
-		c = first3463(s)
-		if (c != "") { carried = 1; return c }
-		return dflt
-	}
-	if ($0 ~ /Connection refused|Connection timed out|connection timed out/) { carried = 1; return "4.4.1" }
-	s = $0
-	for (j = 1; j <= 5; j++) sub(/^[^ ]+ /, "", s)   # drop date time id flag address
-	c = first3463(s)
-	if (c != "") { carried = 1; return c }
-	return dflt
 }
 
 SRC == "postfix" && / status=/ {

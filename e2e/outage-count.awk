@@ -1,7 +1,7 @@
 # outage-count.awk: an independent count (plain awk, no bouncewatch code) of what a sending
 # Postfix and a sending Exim logged, with the deferral semantics bouncewatch implements.
 #
-#   awk -f e2e/outage-count.awk postfix-tx.log exim-mainlog | LC_ALL=C sort
+#   awk -f e2e/logwords.awk -f e2e/outage-count.awk postfix-tx.log exim-mainlog | LC_ALL=C sort
 #
 # Each line is classified by its format: an Exim mainlog line starts with
 # "YYYY-MM-DD HH:MM:SS"; a Postfix line has a "postfix.../prog[pid]: " tag (RFC 3339,
@@ -60,38 +60,6 @@ function dom(a,   i) {
 	i = index(a, "@")
 	return i ? substr(a, i + 1) : "-"
 }
-function mon(m) { return (index("JanFebMarAprMayJunJulAugSepOctNovDec", m) + 2) / 3 }
-# seconds since the epoch, from the line's own time: RFC 3339 (rsyslog), RFC 3164 /
-# maillog_file "Nov 30 06:02:21" (this year), Exim "2026-11-30 06:07:10[.mmm]"
-function tstamp(   d, t, f) {
-	f = 0
-	if ($1 ~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T/) {
-		d = substr($1, 1, 10); t = substr($1, 12, 8)
-		if (substr($1, 20, 1) == ".") { f = substr($1, 20); sub(/[-+Z].*$/, "", f); f = ("0" f) + 0 }
-	} else if ($1 ~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]$/) {
-		d = $1; t = substr($2, 1, 8)
-		if (substr($2, 9, 1) == ".") f = ("0" substr($2, 9)) + 0
-	} else {
-		d = sprintf("%04d-%02d-%02d", strftime("%Y"), mon($1), $2); t = substr($3, 1, 8)
-		if (substr($3, 9, 1) == ".") f = ("0" substr($3, 9)) + 0
-	}
-	gsub(/-/, " ", d); gsub(/:/, " ", t)
-	return mktime(d " " t) + f
-}
-function grab(re, skip) {   # the text matched by re, minus its first skip characters
-	if (!match($0, re)) return ""
-	return substr($0, RSTART + skip, RLENGTH - skip)
-}
-# the first RFC 3463 code (2|4|5 . 1-3 digits . 1-3 digits) among the words of s
-function first3463(s,   n, w, i, x) {
-	n = split(s, w, " ")
-	for (i = 1; i <= n; i++) {
-		x = w[i]
-		sub(/^[(\[<"]+/, "", x); sub(/[)\]>",;:.]+$/, "", x)
-		if (x ~ /^[245]\.[0-9][0-9]?[0-9]?\.[0-9][0-9]?[0-9]?$/) return x
-	}
-	return ""
-}
 function seen(src, mk, rcpt, d) {
 	if (!((src SUBSEP mk SUBSEP rcpt) in rseen)) { rseen[src SUBSEP mk SUBSEP rcpt] = 1; nrcpts[src SUBSEP d]++ }
 	if (!((src SUBSEP mk SUBSEP d) in mseen)) { mseen[src SUBSEP mk SUBSEP d] = 1; nmsgs[src SUBSEP d]++ }
@@ -138,25 +106,6 @@ function phase_exim() {
 	if ($0 ~ /after (HELO|EHLO)/) return "helo"
 	if ($0 ~ /Connection refused|Connection timed out|connection timed out/) return "connect"
 	return "other"
-}
-# Exim: the code of a deferral or bounce line; sets carried
-function excode(dflt,   i, s, j, c) {
-	carried = 0
-	i = index($0, "SMTP error from remote mail server after ")
-	if (i) {
-		s = substr($0, i + 41)
-		j = index(s, ": ")
-		if (j) s = substr(s, j + 2)
-		c = first3463(s)
-		if (c != "") { carried = 1; return c }
-		return dflt
-	}
-	if ($0 ~ /Connection refused|Connection timed out|connection timed out/) { carried = 1; return "4.4.1" }
-	s = $0
-	for (j = 1; j <= 5; j++) sub(/^[^ ]+ /, "", s)   # drop date time id flag address
-	c = first3463(s)
-	if (c != "") { carried = 1; return c }
-	return dflt
 }
 
 {

@@ -135,7 +135,7 @@ set -Eeuo pipefail
 NAME=e2e/outage.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SELF=$E2E_DIR/outage.sh
-AWKF=$E2E_DIR/outage-count.awk
+AWKF=$E2E_DIR/outage-count.awk AWKW=$E2E_DIR/logwords.awk
 
 LAB=/opt/bouncewatch-outage          # configs
 SPOOL=/var/spool/bouncewatch-outage  # queues, mailboxes
@@ -746,7 +746,7 @@ collect() {
 		echo "MSGS exim $NEX"
 		echo "PROBES postfix $NPROBE"
 	} | LC_ALL=C sort >"$OUT/submitted.txt"
-	awk -f "$AWKF" "$OUT/postfix-tx.log" "$OUT/exim-mainlog" | LC_ALL=C sort >"$OUT/outage-count.txt"
+	awk -f "$AWKW" -f "$AWKF" "$OUT/postfix-tx.log" "$OUT/exim-mainlog" | LC_ALL=C sort >"$OUT/outage-count.txt"
 	if [[ -s $LOGD/exim/paniclog ]]; then
 		cp "$LOGD/exim/paniclog" "$OUT/exim-paniclog"
 	fi
@@ -760,7 +760,7 @@ main() {
 	fi
 	[[ $# -eq 1 && -n $1 ]] || { echo "usage: bash e2e/outage.sh OUTDIR" >&2; exit 2; }
 	[[ $(id -u) == 0 ]] || die "run as root (installs packages, runs MTAs)"
-	[[ -f $AWKF ]] || die "no $AWKF"
+	[[ -f $AWKF && -f $AWKW ]] || die "no $AWKF or $AWKW"
 	mkdir -p "$1"
 	OUT=$(cd "$1" && pwd)
 	export OUT
