@@ -257,6 +257,91 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
 }
 
+# postfix_tx_main_cf TITLE LOG_LINE: the sending Postfix's main.cf up to its retry
+# timers, which each scenario appends (it writes its own transport, aliases, ...).
+postfix_tx_main_cf() {
+	cat <<EOF
+# postfix-tx: $1
+compatibility_level = 3.6
+multi_instance_name = postfix-tx
+syslog_name = postfix-tx
+$2
+queue_directory = $SPOOL/postfix-tx
+data_directory = $SPOOL/postfix-tx-data
+myhostname = tx.lab.example
+mydomain = lab.example
+myorigin = \$myhostname
+mydestination = \$myhostname, localhost
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+transport_maps = texthash:$PFTX/transport
+alias_maps = hash:$PFTX/aliases
+alias_database = hash:$PFTX/aliases
+# the built-in bounce templates warn about sub-hour timers; this one reports seconds
+bounce_template_file = $PFTX/bounce.cf
+mail_spool_directory = $SPOOL/mail
+relayhost =
+biff = no
+append_dot_mydomain = no
+readme_directory = no
+smtp_tls_security_level = none
+smtpd_tls_security_level = none
+smtp_connect_timeout = 5s
+EOF
+}
+
+# postfix_bounce_cf: the sending Postfix's delay template, in seconds.
+postfix_bounce_cf() {
+	cat <<'EOF'
+delay_template = <<EOT
+Charset: us-ascii
+From: MAILER-DAEMON (Mail Delivery System)
+Subject: Delayed Mail (still being retried)
+Postmaster-Subject: Postmaster Warning: Delayed Mail
+
+This is the mail system at host $myhostname.
+
+Your message could not be delivered for more than $delay_warning_time_seconds second(s).
+It will be retried until it is $maximal_queue_lifetime_seconds second(s) old.
+EOT
+EOF
+}
+
+# postfix_rx_main_cf COMMENT DOMAINS: the receiving Postfix's main.cf: DOMAINS
+# (comma-separated) go to virtual mailboxes owned by $MUSER; recipients pass the
+# access map $PFRX/rcpt_access.
+postfix_rx_main_cf() {
+	cat <<EOF
+# postfix-rx: $1
+compatibility_level = 3.6
+multi_instance_name = postfix-rx
+syslog_name = postfix-rx
+maillog_file = $LOGD/postfix-rx.log
+queue_directory = $SPOOL/postfix-rx
+data_directory = $SPOOL/postfix-rx-data
+myhostname = rx.lab.example
+mydomain = lab.example
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+virtual_mailbox_domains = $2
+virtual_mailbox_maps = texthash:$PFRX/vmailbox
+virtual_mailbox_base = $SPOOL/vmail
+virtual_uid_maps = static:$(id -u $MUSER)
+virtual_gid_maps = static:$(id -g $MUSER)
+smtpd_relay_restrictions = reject_unauth_destination
+smtpd_recipient_restrictions = check_recipient_access texthash:$PFRX/rcpt_access
+alias_maps =
+alias_database =
+biff = no
+readme_directory = no
+smtpd_tls_security_level = none
+smtp_tls_security_level = none
+EOF
+}
+
 # The directories both scenarios use; both logs exist (empty) before anything starts.
 prepare_dirs() {
 	rm -rf "$SPOOL" "$LOGD" "$RUN"

@@ -159,39 +159,14 @@ set_traps
 # Configuration
 ###########################################################################
 write_configs() {  # $1 = syslog|maillog: how the sending Postfix logs
-	local uid gid tx_log="maillog_file ="
-	uid=$(id -u $MUSER) gid=$(id -g $MUSER)
+	local tx_log="maillog_file ="
 	[[ $1 == maillog ]] && tx_log="maillog_file = $LOGD/mail.log"
 	mkdir -p "$PFTX" "$PFRX" "$EXTX"
 
 	# ---------------- sending Postfix ----------------
-	cat >"$PFTX/main.cf" <<EOF
-# postfix-tx: the sending Postfix of bouncewatch's outage scenario
-compatibility_level = 3.6
-multi_instance_name = postfix-tx
-syslog_name = postfix-tx
-$tx_log
-queue_directory = $SPOOL/postfix-tx
-data_directory = $SPOOL/postfix-tx-data
-myhostname = tx.lab.example
-mydomain = lab.example
-myorigin = \$myhostname
-mydestination = \$myhostname, localhost
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-transport_maps = texthash:$PFTX/transport
-alias_maps = hash:$PFTX/aliases
-alias_database = hash:$PFTX/aliases
-bounce_template_file = $PFTX/bounce.cf
-mail_spool_directory = $SPOOL/mail
-relayhost =
-biff = no
-append_dot_mydomain = no
-readme_directory = no
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
-smtp_connect_timeout = 5s
+	{
+		postfix_tx_main_cf "the sending Postfix of bouncewatch's outage scenario" "$tx_log"
+		cat <<EOF
 # retry timers in seconds: the whole outage fits in ~3 minutes. A destination whose
 # greeting fails is throttled (marked dead) by qmgr once enough deliveries to it failed;
 # it stays dead for minimal_backoff_time, and meanwhile every message for it is deferred
@@ -202,6 +177,7 @@ maximal_backoff_time = 20s
 maximal_queue_lifetime = 110s
 bounce_queue_lifetime = 110s
 EOF
+	} >"$PFTX/main.cf"
 	postfix_master_cf "" >"$PFTX/master.cf"
 	cat >"$PFTX/transport" <<EOF
 ok.example          smtp:[127.0.0.1]:$P_RX
@@ -211,51 +187,11 @@ dead.example        smtp:[127.0.0.1]:$P_DEAD
 EOF
 	printf 'postmaster: %s\nsender: %s\nMAILER-DAEMON: %s\nroot: %s\n' $MUSER $MUSER $MUSER $MUSER >"$PFTX/aliases"
 	postalias -c "$PFTX" "hash:$PFTX/aliases"
-	cat >"$PFTX/bounce.cf" <<'EOF'
-delay_template = <<EOT
-Charset: us-ascii
-From: MAILER-DAEMON (Mail Delivery System)
-Subject: Delayed Mail (still being retried)
-Postmaster-Subject: Postmaster Warning: Delayed Mail
-
-This is the mail system at host $myhostname.
-
-Your message could not be delivered for more than $delay_warning_time_seconds second(s).
-It will be retried until it is $maximal_queue_lifetime_seconds second(s) old.
-EOT
-EOF
+	postfix_bounce_cf >"$PFTX/bounce.cf"
 
 	# ---------------- receiving Postfix ----------------
-	cat >"$PFRX/main.cf" <<EOF
-# postfix-rx: the receiver. :$P_RX answers "$RATE_REPLY" at RCPT for
-# ratelimit.example until T+$T_RATE_OK (its milter, see master.cf); :$P_OUTAGE and :$P_DEAD
-# answer 421 4.3.2 at the greeting (see master.cf)
-compatibility_level = 3.6
-multi_instance_name = postfix-rx
-syslog_name = postfix-rx
-maillog_file = $LOGD/postfix-rx.log
-queue_directory = $SPOOL/postfix-rx
-data_directory = $SPOOL/postfix-rx-data
-myhostname = rx.lab.example
-mydomain = lab.example
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-virtual_mailbox_domains = ok.example, ratelimit.example, outage.example, dead.example
-virtual_mailbox_maps = texthash:$PFRX/vmailbox
-virtual_mailbox_base = $SPOOL/vmail
-virtual_uid_maps = static:$uid
-virtual_gid_maps = static:$gid
-smtpd_relay_restrictions = reject_unauth_destination
-smtpd_recipient_restrictions = check_recipient_access texthash:$PFRX/rcpt_access
-alias_maps =
-alias_database =
-biff = no
-readme_directory = no
-smtpd_tls_security_level = none
-smtp_tls_security_level = none
-EOF
+	postfix_rx_main_cf "the receiver. :$P_RX answers \"$RATE_REPLY\" at RCPT for ratelimit.example until T+$T_RATE_OK (its milter); :$P_OUTAGE and :$P_DEAD answer 421 4.3.2 at the greeting (see master.cf)" \
+		"ok.example, ratelimit.example, outage.example, dead.example" >"$PFRX/main.cf"
 	# The outage listeners: smtpd_delay_reject=no makes smtpd evaluate
 	# smtpd_client_restrictions at connect time and send their reply instead of the
 	# 220 banner (with the default "yes" they would act only at RCPT TO).

@@ -101,40 +101,14 @@ set_traps
 # Configuration (written from heredocs; adapted from ../shared/mta-lab/run-lab.sh)
 ###########################################################################
 write_configs() {  # $1 = syslog|maillog: how the sending Postfix logs
-	local uid gid tx_log="maillog_file ="
-	uid=$(id -u $MUSER) gid=$(id -g $MUSER)
+	local tx_log="maillog_file ="
 	[[ $1 == maillog ]] && tx_log="maillog_file = $LOGD/mail.log"
 	mkdir -p "$PFTX" "$PFRX" "$EXTX"
 
 	# ---------------- sending Postfix ----------------
-	cat >"$PFTX/main.cf" <<EOF
-# postfix-tx: the sending Postfix of bouncewatch's end-to-end test
-compatibility_level = 3.6
-multi_instance_name = postfix-tx
-syslog_name = postfix-tx
-$tx_log
-queue_directory = $SPOOL/postfix-tx
-data_directory = $SPOOL/postfix-tx-data
-myhostname = tx.lab.example
-mydomain = lab.example
-myorigin = \$myhostname
-mydestination = \$myhostname, localhost
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-transport_maps = texthash:$PFTX/transport
-alias_maps = hash:$PFTX/aliases
-alias_database = hash:$PFTX/aliases
-# the built-in bounce templates warn about sub-hour timers; this one reports seconds
-bounce_template_file = $PFTX/bounce.cf
-mail_spool_directory = $SPOOL/mail
-relayhost =
-biff = no
-append_dot_mydomain = no
-readme_directory = no
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
-smtp_connect_timeout = 5s
+	{
+		postfix_tx_main_cf "the sending Postfix of bouncewatch's end-to-end test" "$tx_log"
+		cat <<EOF
 # retry timers in seconds, so that a whole defer/retry/expire cycle takes ~80 s
 queue_run_delay = 5s
 minimal_backoff_time = 10s
@@ -142,6 +116,7 @@ maximal_backoff_time = 10s
 maximal_queue_lifetime = 60s
 bounce_queue_lifetime = 60s
 EOF
+	} >"$PFTX/main.cf"
 	postfix_master_cf "" >"$PFTX/master.cf"
 	local d
 	for d in ok.example retry.example expire.example bounce.example greylist.example; do
@@ -149,49 +124,10 @@ EOF
 	done >"$PFTX/transport"
 	printf 'postmaster: %s\nsender: %s\nMAILER-DAEMON: %s\n' $MUSER $MUSER $MUSER >"$PFTX/aliases"
 	postalias -c "$PFTX" "hash:$PFTX/aliases"
-	cat >"$PFTX/bounce.cf" <<'EOF'
-delay_template = <<EOT
-Charset: us-ascii
-From: MAILER-DAEMON (Mail Delivery System)
-Subject: Delayed Mail (still being retried)
-Postmaster-Subject: Postmaster Warning: Delayed Mail
-
-This is the mail system at host $myhostname.
-
-Your message could not be delivered for more than $delay_warning_time_seconds second(s).
-It will be retried until it is $maximal_queue_lifetime_seconds second(s) old.
-EOT
-EOF
+	postfix_bounce_cf >"$PFTX/bounce.cf"
 
 	# ---------------- receiving Postfix ----------------
-	cat >"$PFRX/main.cf" <<EOF
-# postfix-rx: the receiver; its access map answers 451 4.3.2
-compatibility_level = 3.6
-multi_instance_name = postfix-rx
-syslog_name = postfix-rx
-maillog_file = $LOGD/postfix-rx.log
-queue_directory = $SPOOL/postfix-rx
-data_directory = $SPOOL/postfix-rx-data
-myhostname = rx.lab.example
-mydomain = lab.example
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-virtual_mailbox_domains = ok.example, retry.example, expire.example, bounce.example, greylist.example
-virtual_mailbox_maps = texthash:$PFRX/vmailbox
-virtual_mailbox_base = $SPOOL/vmail
-virtual_uid_maps = static:$uid
-virtual_gid_maps = static:$gid
-smtpd_relay_restrictions = reject_unauth_destination
-smtpd_recipient_restrictions = check_recipient_access texthash:$PFRX/rcpt_access
-alias_maps =
-alias_database =
-biff = no
-readme_directory = no
-smtpd_tls_security_level = none
-smtp_tls_security_level = none
-EOF
+	postfix_rx_main_cf "the receiver; its access map answers 451 4.3.2" "ok.example, retry.example, expire.example, bounce.example, greylist.example" >"$PFRX/main.cf"
 	postfix_master_cf "127.0.0.1:$P_PFRX inet n - n - - smtpd" >"$PFRX/master.cf"
 	cat >"$PFRX/vmailbox" <<'EOF'
 @ok.example           ok.example/
