@@ -38,7 +38,7 @@ func readAwkCount(t *testing.T, source string) awkCount {
 		t.Fatal(err)
 	}
 	if awk, err := exec.LookPath("awk"); err == nil {
-		fresh, err := exec.Command(awk, "-f", "../e2e/outage-count.awk", "../testdata/outage/postfix-tx.log", "../testdata/outage/exim-mainlog").Output()
+		fresh, err := exec.Command(awk, "-f", "../e2e/logwords.awk", "-f", "../e2e/outage-count.awk", "../testdata/outage/postfix-tx.log", "../testdata/outage/exim-mainlog").Output()
 		if err != nil {
 			t.Fatalf("outage-count.awk: %v", err)
 		}
