@@ -77,7 +77,7 @@ type Daemon struct {
 	labels  *metrics.Labels
 	set     *metrics.Set
 	own     *ownMetrics
-	reg     *prometheus.Registry
+	reg     *prometheus.Registry // the families beside the set's: the daemon's own, Go's, the process's
 	sources []*source
 	start   time.Time
 
@@ -143,7 +143,7 @@ func New(cfg Config) (*Daemon, error) {
 		d.sources = append(d.sources, s)
 	}
 	d.reg = prometheus.NewRegistry()
-	d.reg.MustRegister(d.set, d.own, versioncollector.NewCollector("bouncewatch"),
+	d.reg.MustRegister(d.own, versioncollector.NewCollector("bouncewatch"),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return d, nil
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -89,6 +90,54 @@ func TestEndpoints(t *testing.T) {
 	r2 := start(t, cfg)
 	if code, body := r2.post("/-/reload"); code != 403 || !strings.Contains(body, "--web.enable-lifecycle") {
 		t.Errorf("without --web.enable-lifecycle: want 403, got %d %s", code, body)
+	}
+}
+
+// TestScrapeEncodings: /metrics answers a scraper that asks for gzip (as
+// Prometheus does) compressed, and one that does not in plain text; both
+// parse, with each family once: the set's, the daemon's own, Go's and the
+// process's.
+func TestScrapeEncodings(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "mail.log")
+	copyFile(t, postfixLog, log)
+	cfg := testConfig(t, dir, SourceConfig{Name: "mail", Kind: File, Target: log})
+	cfg.FromBeginning = true
+	r := start(t, cfg)
+	r.waitSample(`bouncewatch_log_bytes_total{source="mail"}`, float64(fileSize(t, log)))
+	for enc, wantGzip := range map[string]bool{"gzip": true, "identity": false, "gzip;q=0": false, "br, gzip;q=0.5": true} {
+		req, _ := http.NewRequest("GET", r.srv.URL+"/metrics", nil)
+		req.Header.Set("Accept-Encoding", enc) // set by hand: the client does not decompress
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := io.Reader(resp.Body)
+		if got := resp.Header.Get("Content-Encoding") == "gzip"; got != wantGzip {
+			t.Errorf("Accept-Encoding %q: gzip %v, want %v", enc, got, wantGzip)
+		}
+		if wantGzip {
+			if body, err = gzip.NewReader(resp.Body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		text, err := io.ReadAll(body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+			t.Errorf("Content-Type %q", ct)
+		}
+		s, err := exposition.Parse(bytes.NewReader(text)) // fails on a family written twice
+		if err != nil {
+			t.Fatalf("Accept-Encoding %q: %v", enc, err)
+		}
+		for _, name := range []string{"bouncewatch_events_total", "bouncewatch_config_last_reload_successful", "bouncewatch_build_info", "go_goroutines", "process_cpu_seconds_total"} {
+			if len(s.Prefix(name)) == 0 {
+				t.Errorf("Accept-Encoding %q: no %s", enc, name)
+			}
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"sort"
 	"strconv"
 	"sync"
 
@@ -10,44 +11,78 @@ import (
 	"github.com/bouncewatch/bouncewatch/tracker"
 )
 
-func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(name, help, labels, nil)
-}
+// kind is what a family's samples are.
+type kind uint8
 
-// The metric families. Their names, labels and buckets are public API.
-var (
-	descEvents       = desc("bouncewatch_events_total", "Delivery status events read from the logs, by status and enhanced status code.", "source", "status", "code")
-	descDomainEvents = desc("bouncewatch_domain_events_total", "Delivery status events per recipient domain; domains past the cap are counted as \"other\".", "source", "domain", "status", "code")
-	descByHour       = desc("bouncewatch_events_by_hour_total", "Delivery status events by hour of day of the log time, in the configured time zone.", "source", "status", "code", "hour")
-	descOutcomes     = desc("bouncewatch_retry_outcomes_total", "Deferred recipients that reached an outcome, by the first temporary code.", "source", "code", "outcome")
-	descResolution   = desc("bouncewatch_resolution_seconds", "Time from a recipient's first deferral to its outcome, in seconds of log time.", "source", "code", "outcome")
-	descAttempts     = desc("bouncewatch_retry_attempts", "Deferrals of a recipient before its outcome.", "source", "code", "outcome")
-	descDeferred     = desc("bouncewatch_deferred_recipients", "Recipients waiting for a retry now, by the first temporary code.", "source", "code")
-	descDomainDefer  = desc("bouncewatch_domain_deferred_recipients", "Recipients waiting for a retry now, per recipient domain.", "source", "domain")
-	descOldest       = desc("bouncewatch_domain_oldest_deferral_timestamp_seconds", "Log time of the oldest deferral still pending, per recipient domain.", "source", "domain")
-	descCodeInfo     = desc("bouncewatch_status_code_info", "Registry text of the enhanced status codes seen (RFC 3463, RFC 5248 and later).", "code", "class", "subject", "description")
-	descLines        = desc("bouncewatch_log_lines_total", "Log lines read, by what became of them.", "source", "result")
-	descBytes        = desc("bouncewatch_log_bytes_total", "Bytes of log read.", "source")
-	descLastEvent    = desc("bouncewatch_log_last_event_timestamp_seconds", "Log time of the newest delivery line read.", "source")
-	descRotations    = desc("bouncewatch_log_rotations_total", "Log rotations noticed, by kind (rename or truncate).", "source", "kind")
-	descLostFiles    = desc("bouncewatch_log_lost_files_total", "Log files that disappeared (deleted, or rotated out of reach) before they were read to their end.", "source")
-	descLostBytes    = desc("bouncewatch_log_lost_bytes_total", "Bytes known to be unread in the lost log files (at least; what was written after the last look is unknown).", "source")
-	descOverflow     = desc("bouncewatch_label_overflow_total", "Label values folded into \"other\" because their label set was full.", "label")
-	descEntries      = desc("bouncewatch_tracker_entries", "Deferred recipients held by the retry tracker.", "source")
-
-	descReasonEvents   = desc("bouncewatch_reason_events_total", "Delivery status events by the reason of the reply (rules.yaml's reasons; \"delivered\" for a 2xx result, \"undefined\" when none matched).", "source", "status", "reason")
-	descDomainReason   = desc("bouncewatch_domain_reason_events_total", "Deferred, bounced and expired events per recipient domain and reason.", "source", "domain", "status", "reason")
-	descReasonOutcomes = desc("bouncewatch_reason_retry_outcomes_total", "Deferred recipients that reached an outcome, by the reason of their first deferral.", "source", "reason", "outcome")
-	descReasonResolve  = desc("bouncewatch_reason_resolution_seconds", "Time from a recipient's first deferral to its outcome, in seconds of log time, by the reason of the first deferral.", "source", "reason", "outcome")
-	descReasonInfo     = desc("bouncewatch_reason_info", "The reasons of the rules in use, with their descriptions.", "reason", "description")
+const (
+	counter kind = iota
+	gauge
+	histo
 )
 
-var allDescs = []*prometheus.Desc{
-	descEvents, descDomainEvents, descByHour, descOutcomes, descResolution, descAttempts,
-	descDeferred, descDomainDefer, descOldest, descCodeInfo, descLines, descBytes,
-	descLastEvent, descRotations, descLostFiles, descLostBytes, descOverflow, descEntries,
-	descReasonEvents, descDomainReason, descReasonOutcomes, descReasonResolve, descReasonInfo,
+// family is a metric family: its name, help, labels and buckets are public
+// API. Collect and WriteText both take its series from rows.
+type family struct {
+	name, help string
+	kind       kind
+	bounds     []float64 // histograms: the upper bounds, +Inf implied
+	le         []string  // bounds as le label values
+	labels     []string  // in the order rows gives their values
+	byName     []int     // labels' indexes in name order, the exposition's
+	desc       *prometheus.Desc
 }
+
+func fam(k kind, bounds []float64, name, help string, labels ...string) *family {
+	f := &family{name: name, help: help, kind: k, bounds: bounds, labels: labels, desc: prometheus.NewDesc(name, help, labels, nil)}
+	for i := range labels {
+		f.byName = append(f.byName, i)
+	}
+	for _, b := range bounds {
+		f.le = append(f.le, string(appendFloat(nil, b)))
+	}
+	sort.SliceStable(f.byName, func(a, b int) bool { return labels[f.byName[a]] < labels[f.byName[b]] })
+	return f
+}
+
+// The metric families.
+var (
+	famEvents       = fam(counter, nil, "bouncewatch_events_total", "Delivery status events read from the logs, by status and enhanced status code.", "source", "status", "code")
+	famDomainEvents = fam(counter, nil, "bouncewatch_domain_events_total", "Delivery status events per recipient domain; domains past the cap are counted as \"other\".", "source", "domain", "status", "code")
+	famByHour       = fam(counter, nil, "bouncewatch_events_by_hour_total", "Delivery status events by hour of day of the log time, in the configured time zone.", "source", "status", "code", "hour")
+	famOutcomes     = fam(counter, nil, "bouncewatch_retry_outcomes_total", "Deferred recipients that reached an outcome, by the first temporary code.", "source", "code", "outcome")
+	famResolution   = fam(histo, ResolutionBuckets, "bouncewatch_resolution_seconds", "Time from a recipient's first deferral to its outcome, in seconds of log time.", "source", "code", "outcome")
+	famAttempts     = fam(histo, AttemptsBuckets, "bouncewatch_retry_attempts", "Deferrals of a recipient before its outcome.", "source", "code", "outcome")
+	famDeferred     = fam(gauge, nil, "bouncewatch_deferred_recipients", "Recipients waiting for a retry now, by the first temporary code.", "source", "code")
+	famDomainDefer  = fam(gauge, nil, "bouncewatch_domain_deferred_recipients", "Recipients waiting for a retry now, per recipient domain.", "source", "domain")
+	famOldest       = fam(gauge, nil, "bouncewatch_domain_oldest_deferral_timestamp_seconds", "Log time of the oldest deferral still pending, per recipient domain.", "source", "domain")
+	famCodeInfo     = fam(gauge, nil, "bouncewatch_status_code_info", "Registry text of the enhanced status codes seen (RFC 3463, RFC 5248 and later).", "code", "class", "subject", "description")
+	famLines        = fam(counter, nil, "bouncewatch_log_lines_total", "Log lines read, by what became of them.", "source", "result")
+	famBytes        = fam(counter, nil, "bouncewatch_log_bytes_total", "Bytes of log read.", "source")
+	famLastEvent    = fam(gauge, nil, "bouncewatch_log_last_event_timestamp_seconds", "Log time of the newest delivery line read.", "source")
+	famRotations    = fam(counter, nil, "bouncewatch_log_rotations_total", "Log rotations noticed, by kind (rename or truncate).", "source", "kind")
+	famLostFiles    = fam(counter, nil, "bouncewatch_log_lost_files_total", "Log files that disappeared (deleted, or rotated out of reach) before they were read to their end.", "source")
+	famLostBytes    = fam(counter, nil, "bouncewatch_log_lost_bytes_total", "Bytes known to be unread in the lost log files (at least; what was written after the last look is unknown).", "source")
+	famOverflow     = fam(counter, nil, "bouncewatch_label_overflow_total", "Label values folded into \"other\" because their label set was full.", "label")
+	famEntries      = fam(gauge, nil, "bouncewatch_tracker_entries", "Deferred recipients held by the retry tracker.", "source")
+
+	famReasonEvents   = fam(counter, nil, "bouncewatch_reason_events_total", "Delivery status events by the reason of the reply (rules.yaml's reasons; \"delivered\" for a 2xx result, \"undefined\" when none matched).", "source", "status", "reason")
+	famDomainReason   = fam(counter, nil, "bouncewatch_domain_reason_events_total", "Deferred, bounced and expired events per recipient domain and reason.", "source", "domain", "status", "reason")
+	famReasonOutcomes = fam(counter, nil, "bouncewatch_reason_retry_outcomes_total", "Deferred recipients that reached an outcome, by the reason of their first deferral.", "source", "reason", "outcome")
+	famReasonResolve  = fam(histo, ResolutionBuckets, "bouncewatch_reason_resolution_seconds", "Time from a recipient's first deferral to its outcome, in seconds of log time, by the reason of the first deferral.", "source", "reason", "outcome")
+	famReasonInfo     = fam(gauge, nil, "bouncewatch_reason_info", "The reasons of the rules in use, with their descriptions.", "reason", "description")
+)
+
+// families lists every family by name, the order of the exposition.
+var families = func() []*family {
+	fs := []*family{
+		famEvents, famDomainEvents, famByHour, famOutcomes, famResolution, famAttempts,
+		famDeferred, famDomainDefer, famOldest, famCodeInfo, famLines, famBytes,
+		famLastEvent, famRotations, famLostFiles, famLostBytes, famOverflow, famEntries,
+		famReasonEvents, famDomainReason, famReasonOutcomes, famReasonResolve, famReasonInfo,
+	}
+	sort.Slice(fs, func(i, j int) bool { return fs[i].name < fs[j].name })
+	return fs
+}()
 
 var hourLabels = func() (h [24]string) {
 	for i := range h {
@@ -86,8 +121,8 @@ func (s *Set) Add(src *Source, lock sync.Locker) {
 
 // Describe implements prometheus.Collector.
 func (s *Set) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range allDescs {
-		ch <- d
+	for _, f := range families {
+		ch <- f.desc
 	}
 }
 
@@ -163,105 +198,186 @@ func (sn *snapshot) take(src *Source) {
 	sn.overflow = src.overflow
 }
 
-// Collect implements prometheus.Collector. Each source is copied under its
-// owner's lock, which is held only for the copy: reading the logs waits for
-// a scrape no longer than it takes to copy the series.
-func (s *Set) Collect(ch chan<- prometheus.Metric) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// view is every source's snapshot with the label names their indexes
+// refer to: what one scrape or one report shows.
+type view struct {
+	sources    []owned
+	domains    []string
+	codes      []string
+	codeValues []parser.Code
+	reasons    [][2]string
+	overflow   [numOverflow]uint64
+}
+
+// take copies each source under its owner's lock, which is held only for
+// the copy: reading the logs waits for a scrape no longer than it takes to
+// copy the series. The caller holds s.mu (the snapshots are reused).
+func (s *Set) take() *view {
 	for _, o := range s.sources {
 		o.lock.Lock()
 		o.snap.take(o.src)
 		o.lock.Unlock()
 	}
 	// After the copies: every index they hold has its name.
-	domains, codes, codeValues := s.labels.names()
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	var overflow [numOverflow]uint64
+	v := &view{sources: s.sources, reasons: s.labels.reasons()}
+	v.domains, v.codes, v.codeValues = s.labels.names()
 	for _, o := range s.sources {
-		src, sn := o.src.name, o.snap
-		for _, e := range sn.events {
-			counter(descEvents, e.v, src, e.k.status.String(), codes[e.k.code])
+		for i, n := range o.snap.overflow {
+			v.overflow[i] += n
 		}
-		for _, e := range sn.domainEvents {
-			counter(descDomainEvents, e.v, src, domains[e.k.domain], e.k.status.String(), codes[e.k.code])
-		}
-		for _, e := range sn.byHour {
-			counter(descByHour, e.v, src, e.k.status.String(), codes[e.k.code], hourLabels[e.k.hour])
-		}
-		for _, e := range sn.outcomes {
-			l := []string{src, codes[e.k.code], e.k.outcome.String()}
-			counter(descOutcomes, e.v.resolution.Count, l...)
-			ch <- constHistogram(descResolution, &e.v.resolution, ResolutionBuckets, l)
-			ch <- constHistogram(descAttempts, &e.v.attempts, AttemptsBuckets, l)
-		}
-		for _, e := range sn.reasonEvents {
-			counter(descReasonEvents, e.v, src, e.k.status.String(), e.k.reason.String())
-		}
-		for _, e := range sn.domainReason {
-			counter(descDomainReason, e.v, src, domains[e.k.domain], e.k.status.String(), e.k.reason.String())
-		}
-		for _, e := range sn.reasonOut {
-			l := []string{src, e.k.reason.String(), e.k.outcome.String()}
-			counter(descReasonOutcomes, e.v.Count, l...)
-			ch <- constHistogram(descReasonResolve, &e.v, ResolutionBuckets, l)
-		}
-		for _, e := range sn.pendingCode {
-			gauge(descDeferred, float64(e.v), src, codes[e.k])
-		}
-		for _, e := range sn.pendingDom {
-			gauge(descDomainDefer, float64(e.v.n), src, domains[e.k])
-			if e.v.n > 0 {
-				gauge(descOldest, float64(e.v.oldest)/1e9, src, domains[e.k])
+	}
+	return v
+}
+
+// sample is one series' value: v, or for a histogram h.
+type sample struct {
+	v float64
+	h *histogram
+}
+
+func num[T uint64 | int64](n T) sample { return sample{v: float64(n)} }
+
+// rows calls emit with each series of f, its label values in f.labels'
+// order.
+func (v *view) rows(f *family, emit func(sample, ...string)) {
+	if f == famCodeInfo {
+		for i, c := range v.codeValues {
+			if i == 0 {
+				continue
 			}
+			info := c.Describe()
+			emit(sample{v: 1}, v.codes[i], info.Class, info.Subject, info.Description)
 		}
-		gauge(descEntries, float64(sn.counts.Pending), src)
-		for _, r := range parser.Results {
-			counter(descLines, sn.counts.Lines[r], src, r.String())
-		}
-		counter(descBytes, sn.counts.Bytes, src)
-		if !sn.counts.LastEvent.IsZero() {
-			gauge(descLastEvent, float64(sn.counts.LastEvent.UnixNano())/1e9, src)
-		}
-		for kind, v := range sn.counts.Rotations {
-			counter(descRotations, v, src, rotationNames[kind])
-		}
-		counter(descLostFiles, sn.counts.LostFiles, src)
-		counter(descLostBytes, sn.counts.LostBytes, src)
-		for i, v := range sn.overflow {
-			overflow[i] += v
-		}
+		return
 	}
-	for i, c := range codeValues {
-		if i == 0 {
-			continue
+	if f == famOverflow {
+		for i, n := range v.overflow {
+			emit(num(n), overflowNames[i])
 		}
-		info := c.Describe()
-		gauge(descCodeInfo, 1, codes[i], info.Class, info.Subject, info.Description)
+		return
 	}
-	for i, v := range overflow {
-		counter(descOverflow, v, overflowNames[i])
+	if f == famReasonInfo {
+		for _, r := range v.reasons {
+			emit(sample{v: 1}, r[0], r[1])
+		}
+		return
 	}
-	for _, r := range s.labels.reasons() {
-		gauge(descReasonInfo, 1, r[0], r[1])
+	for _, o := range v.sources {
+		v.sourceRows(f, o.src.name, o.snap, emit)
 	}
 }
 
-func constHistogram(d *prometheus.Desc, h *histogram, bounds []float64, labels []string) prometheus.Metric {
-	buckets := make(map[float64]uint64, len(bounds))
-	for i, b := range bounds {
-		var v uint64
-		if h.Buckets != nil {
-			v = h.Buckets[i]
+// sourceRows is rows for the families with a source label.
+func (v *view) sourceRows(f *family, src string, sn *snapshot, emit func(sample, ...string)) {
+	domains, codes := v.domains, v.codes
+	switch f {
+	case famEvents:
+		for _, e := range sn.events {
+			emit(num(e.v), src, e.k.status.String(), codes[e.k.code])
 		}
-		buckets[b] = v
+	case famDomainEvents:
+		for _, e := range sn.domainEvents {
+			emit(num(e.v), src, domains[e.k.domain], e.k.status.String(), codes[e.k.code])
+		}
+	case famByHour:
+		for _, e := range sn.byHour {
+			emit(num(e.v), src, e.k.status.String(), codes[e.k.code], hourLabels[e.k.hour])
+		}
+	case famOutcomes:
+		for i := range sn.outcomes {
+			e := &sn.outcomes[i]
+			emit(num(e.v.resolution.Count), src, codes[e.k.code], e.k.outcome.String())
+		}
+	case famResolution:
+		for i := range sn.outcomes {
+			e := &sn.outcomes[i]
+			emit(sample{h: &e.v.resolution}, src, codes[e.k.code], e.k.outcome.String())
+		}
+	case famAttempts:
+		for i := range sn.outcomes {
+			e := &sn.outcomes[i]
+			emit(sample{h: &e.v.attempts}, src, codes[e.k.code], e.k.outcome.String())
+		}
+	case famReasonEvents:
+		for _, e := range sn.reasonEvents {
+			emit(num(e.v), src, e.k.status.String(), e.k.reason.String())
+		}
+	case famDomainReason:
+		for _, e := range sn.domainReason {
+			emit(num(e.v), src, domains[e.k.domain], e.k.status.String(), e.k.reason.String())
+		}
+	case famReasonOutcomes:
+		for _, e := range sn.reasonOut {
+			emit(num(e.v.Count), src, e.k.reason.String(), e.k.outcome.String())
+		}
+	case famReasonResolve:
+		for i := range sn.reasonOut {
+			e := &sn.reasonOut[i]
+			emit(sample{h: &e.v}, src, e.k.reason.String(), e.k.outcome.String())
+		}
+	case famDeferred:
+		for _, e := range sn.pendingCode {
+			emit(num(e.v), src, codes[e.k])
+		}
+	case famDomainDefer:
+		for _, e := range sn.pendingDom {
+			emit(num(e.v.n), src, domains[e.k])
+		}
+	case famOldest:
+		for _, e := range sn.pendingDom {
+			if e.v.n > 0 {
+				emit(sample{v: float64(e.v.oldest) / 1e9}, src, domains[e.k])
+			}
+		}
+	case famEntries:
+		emit(num(sn.counts.Pending), src)
+	case famLines:
+		for _, r := range parser.Results {
+			emit(num(sn.counts.Lines[r]), src, r.String())
+		}
+	case famBytes:
+		emit(num(sn.counts.Bytes), src)
+	case famLastEvent:
+		if !sn.counts.LastEvent.IsZero() {
+			emit(sample{v: float64(sn.counts.LastEvent.UnixNano()) / 1e9}, src)
+		}
+	case famRotations:
+		for kind, n := range sn.counts.Rotations {
+			emit(num(n), src, rotationNames[kind])
+		}
+	case famLostFiles:
+		emit(num(sn.counts.LostFiles), src)
+	case famLostBytes:
+		emit(num(sn.counts.LostBytes), src)
 	}
-	return prometheus.MustNewConstHistogram(d, h.Count, h.Sum, buckets, labels...)
+}
+
+// Collect implements prometheus.Collector.
+func (s *Set) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.take()
+	for _, f := range families {
+		v.rows(f, func(sm sample, labels ...string) { ch <- f.metric(sm, labels) })
+	}
+}
+
+func (f *family) metric(sm sample, labels []string) prometheus.Metric {
+	switch f.kind {
+	case counter:
+		return prometheus.MustNewConstMetric(f.desc, prometheus.CounterValue, sm.v, labels...)
+	case gauge:
+		return prometheus.MustNewConstMetric(f.desc, prometheus.GaugeValue, sm.v, labels...)
+	}
+	buckets := make(map[float64]uint64, len(f.bounds))
+	for i, b := range f.bounds {
+		var n uint64
+		if sm.h.Buckets != nil {
+			n = sm.h.Buckets[i]
+		}
+		buckets[b] = n
+	}
+	return prometheus.MustNewConstHistogram(f.desc, sm.h.Count, sm.h.Sum, buckets, labels...)
 }
 
 var (

@@ -11,9 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
-
 	"github.com/bouncewatch/bouncewatch/parser"
 	"github.com/bouncewatch/bouncewatch/status"
 	"github.com/bouncewatch/bouncewatch/tracker"
@@ -265,21 +262,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 // WritePrometheus writes the metric set in the text exposition format: the
 // bouncewatch_ families exactly as the daemon serves them.
 func (s *Summary) WritePrometheus(w io.Writer) error {
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(s.Metrics); err != nil {
-		return err
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		return err
-	}
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.Metrics.WriteText(w, nil)
 }
 
 // WriteText writes the report for a person.
