@@ -59,11 +59,14 @@ func (l *Literal) indexFrom(line []byte, first int) int {
 	n := len(l.text)
 	last := len(line) - n + l.off // last position the key can have
 	for i := max(l.off, first); i <= last; i++ {
-		j := bytes.IndexByte(line[i:last+1], l.key)
-		if j < 0 {
-			return -1
+		// From InFrom, i is an occurrence of the key already found.
+		if line[i] != l.key {
+			j := bytes.IndexByte(line[i:last+1], l.key)
+			if j < 0 {
+				return -1
+			}
+			i += j
 		}
-		i += j
 		if bytes.Equal(line[i-l.off:i-l.off+n], l.text) {
 			return i - l.off
 		}
