@@ -1,11 +1,14 @@
 package daemon
 
 import (
+	"bytes"
 	"compress/gzip"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/bouncewatch/bouncewatch/metrics"
 )
@@ -54,13 +57,21 @@ func (d *Daemon) Handler() http.Handler {
 
 // serveMetrics writes the exposition: the set's families straight from its
 // snapshot (metrics.Set.WriteText), which costs a fraction of a registry's
-// Gather, with the few others gathered in their places. Compressed when the
-// scraper asks, as Prometheus does.
+// Gather, with the few others gathered in their places. It is rendered into
+// a buffer first, so that a slow scraper does not hold the set while it
+// reads; compressed when the scraper asks, as Prometheus does.
 func (d *Daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	extra, err := d.reg.Gather()
 	if err != nil {
 		// What was gathered is still served, as promhttp's ContinueOnError.
 		d.logger.Warn("gathering the process metrics", "err", err)
+	}
+	buf := scrapeBuffers.Get().(*bytes.Buffer)
+	defer scrapeBuffers.Put(buf)
+	buf.Reset()
+	if err := d.set.WriteText(buf, extra); err != nil {
+		http.Error(w, "writing the metrics: "+err.Error(), http.StatusInternalServerError)
+		return
 	}
 	w.Header().Set("Content-Type", metrics.TextContentType)
 	var out io.Writer = w
@@ -70,11 +81,16 @@ func (d *Daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		zw := gzip.NewWriter(w)
 		defer zw.Close()
 		out = zw
+	} else {
+		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	}
-	if err := d.set.WriteText(out, extra); err != nil {
+	if _, err := buf.WriteTo(out); err != nil {
 		d.logger.Debug("writing /metrics", "err", err) // the scraper went away
 	}
 }
+
+// scrapeBuffers keeps the last scrapes' buffers for the next ones.
+var scrapeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // acceptsGzip reads an Accept-Encoding header: gzip listed, and not with q=0.
 func acceptsGzip(h string) bool {
