@@ -17,17 +17,25 @@ import (
 	"github.com/bouncewatch/bouncewatch/status"
 )
 
-// TestCountsLikeReport: the daemon following the lab log from its start
-// counts exactly what report counts; a stop writes the state, and a restart
-// continues with nothing read twice.
-func TestCountsLikeReport(t *testing.T) {
+// readLabLog starts a daemon on a copy of the lab's Postfix log, read from
+// its start, and returns once it has read all of it, with what it serves then.
+func readLabLog(t *testing.T) (*running, Config, string, exposition.Samples) {
+	t.Helper()
 	dir := t.TempDir()
 	log := filepath.Join(dir, "mail.log")
 	copyFile(t, postfixLog, log)
 	cfg := testConfig(t, dir, SourceConfig{Name: "mail", Kind: File, Target: log})
 	cfg.FromBeginning = true
 	r := start(t, cfg)
-	got := r.waitSample(`bouncewatch_log_bytes_total{source="mail"}`, float64(fileSize(t, log))).Counters()
+	return r, cfg, log, r.waitSample(`bouncewatch_log_bytes_total{source="mail"}`, float64(fileSize(t, log)))
+}
+
+// TestCountsLikeReport: the daemon following the lab log from its start
+// counts exactly what report counts; a stop writes the state, and a restart
+// continues with nothing read twice.
+func TestCountsLikeReport(t *testing.T) {
+	r, cfg, log, read := readLabLog(t)
+	got := read.Counters()
 	want := reportSamples(t, "mail", log)
 	if d := exposition.Diff(want, got, daemonOnly); len(d) > 0 {
 		t.Errorf("daemon and report differ:\n%s", strings.Join(d, "\n"))
@@ -98,13 +106,7 @@ func TestEndpoints(t *testing.T) {
 // parse, with each family once: the set's, the daemon's own, Go's and the
 // process's.
 func TestScrapeEncodings(t *testing.T) {
-	dir := t.TempDir()
-	log := filepath.Join(dir, "mail.log")
-	copyFile(t, postfixLog, log)
-	cfg := testConfig(t, dir, SourceConfig{Name: "mail", Kind: File, Target: log})
-	cfg.FromBeginning = true
-	r := start(t, cfg)
-	r.waitSample(`bouncewatch_log_bytes_total{source="mail"}`, float64(fileSize(t, log)))
+	r, _, _, _ := readLabLog(t)
 	for enc, wantGzip := range map[string]bool{"gzip": true, "identity": false, "gzip;q=0": false, "br, gzip;q=0.5": true} {
 		req, _ := http.NewRequest("GET", r.srv.URL+"/metrics", nil)
 		req.Header.Set("Accept-Encoding", enc) // set by hand: the client does not decompress
@@ -195,13 +197,7 @@ func TestStdinSource(t *testing.T) {
 // it aside with its bytes, counts and logs that, starts fresh, and leaves a
 // good file at the stop.
 func TestBadStateFile(t *testing.T) {
-	dir := t.TempDir()
-	log := filepath.Join(dir, "mail.log")
-	copyFile(t, postfixLog, log)
-	cfg := testConfig(t, dir, SourceConfig{Name: "mail", Kind: File, Target: log})
-	cfg.FromBeginning = true
-	r := start(t, cfg)
-	r.waitSample(`bouncewatch_log_bytes_total{source="mail"}`, float64(fileSize(t, log)))
+	r, cfg, log, _ := readLabLog(t)
 	r.stop()
 	good, err := os.ReadFile(cfg.StateFile)
 	if err != nil {
