@@ -265,6 +265,22 @@ func (s *Summary) WritePrometheus(w io.Writer) error {
 	return s.Metrics.WriteText(w, nil)
 }
 
+// writeOutcomes writes the row of the retry-outcome tables: how the
+// recipients first deferred with this code or reason ended, and how long
+// delivery took.
+func (t *TallyDoc) writeOutcomes(tw io.Writer, name string) {
+	var n uint64
+	for _, v := range t.Outcomes {
+		n += v
+	}
+	times := "-"
+	if len(t.Resolution) > 0 && t.Resolution[0].Outcome == "delivered" {
+		r := t.Resolution[0]
+		times = dur(r.P50) + " " + dur(r.P90) + " " + dur(r.P99)
+	}
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.0f%%\t%s\n", name, n, t.Outcomes["delivered"], t.Outcomes["bounced"], t.Outcomes["expired"], t.Outcomes["abandoned"], 100**t.SuccessRate, times)
+}
+
 // WriteText writes the report for a person.
 func (s *Summary) WriteText(w io.Writer) error {
 	d := s.Doc()
@@ -348,39 +364,19 @@ func (s *Summary) WriteText(w io.Writer) error {
 		tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "FIRST CODE\tRECIPIENTS\tDELIVERED\tBOUNCED\tEXPIRED\tABANDONED\tDELIVERED IN THE END\tTIME TO DELIVERY p50 p90 p99")
 		for _, c := range d.Codes {
-			if c.Outcomes == nil {
-				continue
+			if c.Outcomes != nil {
+				c.writeOutcomes(tw, c.Code)
+				abandoned += c.Outcomes["abandoned"]
 			}
-			var n uint64
-			for _, v := range c.Outcomes {
-				n += v
-			}
-			times := "-"
-			if len(c.Resolution) > 0 && c.Resolution[0].Outcome == "delivered" {
-				r := c.Resolution[0]
-				times = dur(r.P50) + " " + dur(r.P90) + " " + dur(r.P99)
-			}
-			abandoned += c.Outcomes["abandoned"]
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.0f%%\t%s\n", c.Code, n, c.Outcomes["delivered"], c.Outcomes["bounced"], c.Outcomes["expired"], c.Outcomes["abandoned"], 100**c.SuccessRate, times)
 		}
 		tw.Flush()
 		b.WriteString("\nThe same recipients, by the reason of their first deferral\n")
 		tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "FIRST REASON\tRECIPIENTS\tDELIVERED\tBOUNCED\tEXPIRED\tABANDONED\tDELIVERED IN THE END\tTIME TO DELIVERY p50 p90 p99")
 		for _, r := range d.Reasons {
-			if r.Outcomes == nil {
-				continue
+			if r.Outcomes != nil {
+				r.writeOutcomes(tw, r.Reason)
 			}
-			var n uint64
-			for _, v := range r.Outcomes {
-				n += v
-			}
-			times := "-"
-			if len(r.Resolution) > 0 && r.Resolution[0].Outcome == "delivered" {
-				rd := r.Resolution[0]
-				times = dur(rd.P50) + " " + dur(rd.P90) + " " + dur(rd.P99)
-			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.0f%%\t%s\n", r.Reason, n, r.Outcomes["delivered"], r.Outcomes["bounced"], r.Outcomes["expired"], r.Outcomes["abandoned"], 100**r.SuccessRate, times)
 		}
 		tw.Flush()
 		if abandoned > 0 {
