@@ -616,6 +616,47 @@ http_save() {
 	echo "${code:-000}" >"$2.status"
 }
 
+# The sending MTAs' queues and messages, and how much of the logs the live
+# bouncewatch has read.
+extx() { "$EXIM" -C "$EXTX/exim.conf" "$@"; }
+mkmsg() {  # from subject to...
+	local from=$1 subj=$2
+	shift 2
+	printf 'From: <%s>\nTo: %s\nSubject: %s\nDate: %s\nMessage-ID: <%s.%s@lab.example>\n\n%s "%s".\n' \
+		"$from" "$(printf '<%s>, ' "$@" | sed 's/, $//')" "$subj" "$(date -R)" "$(date +%s%N)" "$RANDOM" "$NAME" "$subj"
+}
+pf_queue() { { postqueue -c "$PFTX" -j 2>/dev/null || true; } | wc -l; }
+ex_queue() { extx -bpc 2>/dev/null || echo 99; }
+bw_bytes() { # source: bouncewatch_log_bytes_total of the live daemon, or -1
+	curl -sf --max-time 2 "$BW/metrics" 2>/dev/null | awk -v s="$1" '$1 == "bouncewatch_log_bytes_total{source=\"" s "\"}" { print $2; f = 1 } END { if (!f) print -1 }'
+}
+
+# finish_scrapes WANT_POSTFIX WANT_EXIM: waits until bouncewatch has read
+# that many bytes of each log (fact read_to_end; how far it got is said when
+# it has not) and Prometheus has scraped the Exim figure (fact prom_caught_up), lets one
+# more scrape and evaluation happen, stops the pollers and saves the final
+# /metrics and alerts.
+finish_scrapes() {
+	local want_pf=$1 want_ex=$2
+	export -f bw_bytes
+	export BW
+	if wait_until 30 bash -c "[[ \$(bw_bytes postfix) == $want_pf && \$(bw_bytes exim) == $want_ex ]]"; then
+		fact read_to_end 1
+	else
+		fact read_to_end 0
+		say "bouncewatch did not read the logs to their end: log_bytes_total postfix $(bw_bytes postfix) of $want_pf, exim $(bw_bytes exim) of $want_ex"
+	fi
+	if wait_until 20 bash -c "[[ \$(curl -sf --max-time 5 --data-urlencode 'query=bouncewatch_log_bytes_total{source=\"exim\"}' '$PROM/api/v1/query' | jq -r '.data.result[0].value[1]') == $want_ex ]]"; then
+		fact prom_caught_up 1
+	else
+		fact prom_caught_up 0
+	fi
+	sleep 3 # one more scrape and evaluation
+	stop_pollers
+	curl -s --max-time 5 "$BW/metrics" >"$OUT/metrics.txt" || die "GET $BW/metrics failed at the end"
+	curl -sf --max-time 5 "$PROM/api/v1/alerts" >"$OUT/alerts-final.json" || die "GET $PROM/api/v1/alerts failed at the end"
+}
+
 # `bash e2e/lib.sh install`: the packages and Exim, once, for both scenarios
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	set -Eeuo pipefail

@@ -326,14 +326,7 @@ EOF
 # Helpers for the scenario
 ###########################################################################
 ###########################################################################
-extx() { "$EXIM" -C "$EXTX/exim.conf" "$@"; }
 PF_FROM=sender@tx.lab.example EX_FROM=sender@exim-tx.lab.example
-mkmsg() {  # from subject to...
-	local from=$1 subj=$2
-	shift 2
-	printf 'From: <%s>\nTo: %s\nSubject: %s\nDate: %s\nMessage-ID: <%s.%s@lab.example>\n\nbouncewatch outage scenario "%s".\n' \
-		"$from" "$(printf '<%s>, ' "$@" | sed 's/, $//')" "$subj" "$(date -R)" "$(date +%s%N)" "$RANDOM" "$subj"
-}
 rcpts() {  # tag n domain: tag-1@domain ... tag-n@domain
 	local j
 	for ((j = 1; j <= $2; j++)); do echo "$1-$j@$3"; done
@@ -367,8 +360,6 @@ ex_send() {  # odi|odq|odqs subject rcpt...: -odi delivers in the foreground
 	mkmsg $EX_FROM "$subj" "$@" | extx "-$mode" -oi -f $EX_FROM -- "$@" || true
 	tally exim "$@"
 }
-pf_queue() { { postqueue -c "$PFTX" -j 2>/dev/null || true; } | wc -l; }
-ex_queue() { extx -bpc 2>/dev/null || echo 99; }
 TL=$LOGD/timeline.txt
 mark() {  # a timeline entry, seconds from T0
 	local t
@@ -429,10 +420,6 @@ mid_snapshot() {
 		sleep 0.3
 	done
 	echo 0 >"$OUT/mid/quiet"
-}
-
-bw_bytes() { # source: bouncewatch_log_bytes_total of the live daemon, or -1
-	curl -sf --max-time 2 "$BW/metrics" 2>/dev/null | awk -v s="$1" '$1 == "bouncewatch_log_bytes_total{source=\"" s "\"}" { print $2; f = 1 } END { if (!f) print -1 }'
 }
 
 ###########################################################################
@@ -628,23 +615,7 @@ body() {
 	local want_pf want_ex
 	want_pf=$(($(stat -c %s "$LOGD/mail.log") - $(awk -F= '$1 == "bw_start_bytes_postfix" { v = $2 } END { print v }' "$OUT/facts.env")))
 	want_ex=$(($(stat -c %s "$LOGD/exim/mainlog") - $(awk -F= '$1 == "bw_start_bytes_exim" { v = $2 } END { print v }' "$OUT/facts.env")))
-	export -f bw_bytes
-	export BW
-	if wait_until 30 bash -c "[[ \$(bw_bytes postfix) == $want_pf && \$(bw_bytes exim) == $want_ex ]]"; then
-		fact read_to_end 1
-	else
-		fact read_to_end 0
-		say "bouncewatch did not read the logs to their end: log_bytes_total postfix $(bw_bytes postfix) of $want_pf, exim $(bw_bytes exim) of $want_ex"
-	fi
-	if wait_until 20 bash -c "[[ \$(curl -sf --max-time 5 --data-urlencode 'query=bouncewatch_log_bytes_total{source=\"exim\"}' '$PROM/api/v1/query' | jq -r '.data.result[0].value[1]') == $want_ex ]]"; then
-		fact prom_caught_up 1
-	else
-		fact prom_caught_up 0
-	fi
-	sleep 3 # one more scrape and evaluation
-	stop_pollers
-	curl -s --max-time 5 "$BW/metrics" >"$OUT/metrics.txt" || die "GET $BW/metrics failed at the end"
-	curl -sf --max-time 5 "$PROM/api/v1/alerts" >"$OUT/alerts-final.json" || die "GET $PROM/api/v1/alerts failed at the end"
+	finish_scrapes "$want_pf" "$want_ex"
 	prom_save_resets
 	fact elapsed "$(tplus)"
 	stop_bouncewatch bw

@@ -223,21 +223,9 @@ EOF
 ###########################################################################
 # Helpers for the scenario
 ###########################################################################
-extx() { "$EXIM" -C "$EXTX/exim.conf" "$@"; }
-mkmsg() {  # from subject to...
-	local from=$1 subj=$2
-	shift 2
-	printf 'From: <%s>\nTo: %s\nSubject: %s\nDate: %s\nMessage-ID: <%s.%s@lab.example>\n\nbouncewatch e2e "%s".\n' \
-		"$from" "$(printf '<%s>, ' "$@" | sed 's/, $//')" "$subj" "$(date -R)" "$(date +%s%N)" "$RANDOM" "$subj"
-}
 pf_send() { local from=$1 subj=$2; shift 2; mkmsg "$from" "$subj" "$@" | sendmail -C "$PFTX" -f "$from" -- "$@"; }
 # exim -odi delivers in the foreground; its exit status tells about that first attempt
 ex_send() { local from=$1 subj=$2; shift 2; mkmsg "$from" "$subj" "$@" | extx -odi -oi -f "$from" -- "$@" || true; }
-pf_queue() { { postqueue -c "$PFTX" -j 2>/dev/null || true; } | wc -l; }
-ex_queue() { extx -bpc 2>/dev/null || echo 99; }
-bw_bytes() { # source: bouncewatch_log_bytes_total of the live daemon, or -1
-	curl -sf --max-time 2 "$BW/metrics" 2>/dev/null | awk -v s="$1" '$1 == "bouncewatch_log_bytes_total{source=\"" s "\"}" { print $2; f = 1 } END { if (!f) print -1 }'
-}
 
 ###########################################################################
 # The scenario, inside the private mount namespace
@@ -377,23 +365,7 @@ body() {
 	local size_pf size_ex
 	size_pf=$(cat "${files_pf[@]}" | wc -c) size_ex=$(cat "${files_ex[@]}" | wc -c)
 	# bouncewatch has read every byte, and Prometheus has scraped that
-	export -f bw_bytes
-	export BW
-	if wait_until 30 bash -c "[[ \$(bw_bytes postfix) == $size_pf && \$(bw_bytes exim) == $size_ex ]]"; then
-		fact read_to_end 1
-	else
-		fact read_to_end 0
-		say "bouncewatch did not read the logs to their end (the test says by how much)"
-	fi
-	if wait_until 20 bash -c "[[ \$(curl -sf --max-time 5 --data-urlencode 'query=bouncewatch_log_bytes_total{source=\"exim\"}' '$PROM/api/v1/query' | jq -r '.data.result[0].value[1]') == $size_ex ]]"; then
-		fact prom_caught_up 1
-	else
-		fact prom_caught_up 0
-	fi
-	sleep 3 # one more scrape and evaluation
-	stop_pollers
-	curl -s --max-time 5 "$BW/metrics" >"$OUT/metrics.txt" || die "GET $BW/metrics failed at the end"
-	curl -sf --max-time 5 "$PROM/api/v1/alerts" >"$OUT/alerts-final.json" || die "GET $PROM/api/v1/alerts failed at the end"
+	finish_scrapes "$size_pf" "$size_ex"
 	prom_save domain-events 'bouncewatch_domain_events_total'
 	prom_save_resets
 	prom_save restarts 'changes(process_start_time_seconds{job="bouncewatch"}[30m])'
