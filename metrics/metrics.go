@@ -312,6 +312,10 @@ type Source struct {
 	pendingCode   map[uint16]int64
 	pendingDomain map[uint32]*domainGauge
 	pendingTotal  int64
+
+	// stateSeries is how many series the next State may hold: the last
+	// one's count and a little more.
+	stateSeries int
 }
 
 // NewSource returns the empty metrics of the source name.

@@ -82,30 +82,31 @@ func (s *Source) State() SourceState {
 	for _, r := range parser.Results {
 		st.Lines = append(st.Lines, s.lines[r])
 	}
+	b := stateBuilder{series: make([]SeriesState, 0, s.stateSeries), labels: make([]string, 0, 3*s.stateSeries)}
 	s.events.each(func(k eventKey, v uint64) {
-		st.Series = append(st.Series, SeriesState{Metric: seriesEvents, Labels: []string{k.status.String(), codes[k.code]}, Value: v})
+		b.add(SeriesState{Metric: seriesEvents, Value: v}, k.status.String(), codes[k.code])
 	})
 	s.domainEvents.each(func(d uint32, k statusCode, v uint64) {
-		st.Series = append(st.Series, SeriesState{Metric: seriesDomain, Labels: []string{domains[d], k.status.String(), codes[k.code]}, Value: v})
+		b.add(SeriesState{Metric: seriesDomain, Value: v}, domains[d], k.status.String(), codes[k.code])
 	})
 	s.byHour.each(func(k hourKey, v uint64) {
-		st.Series = append(st.Series, SeriesState{Metric: seriesHour, Labels: []string{k.status.String(), codes[k.code], hourLabels[k.hour]}, Value: v})
+		b.add(SeriesState{Metric: seriesHour, Value: v}, k.status.String(), codes[k.code], hourLabels[k.hour])
 	})
 	for k, o := range s.outcomes {
-		st.Series = append(st.Series, SeriesState{Metric: seriesOutcomes, Labels: []string{codes[k.code], k.outcome.String()},
-			Value: o.resolution.Count, Sum: o.resolution.Sum, Buckets: slices.Clone(o.resolution.Buckets),
-			Sum2: o.attempts.Sum, Bucket2: slices.Clone(o.attempts.Buckets)})
+		b.add(SeriesState{Metric: seriesOutcomes, Value: o.resolution.Count, Sum: o.resolution.Sum, Buckets: slices.Clone(o.resolution.Buckets),
+			Sum2: o.attempts.Sum, Bucket2: slices.Clone(o.attempts.Buckets)}, codes[k.code], k.outcome.String())
 	}
 	s.reasonEvents.each(func(k reasonKey, v uint64) {
-		st.Series = append(st.Series, SeriesState{Metric: seriesReason, Labels: []string{k.status.String(), k.reason.String()}, Value: v})
+		b.add(SeriesState{Metric: seriesReason, Value: v}, k.status.String(), k.reason.String())
 	})
 	s.domainReasonEvents.each(func(d uint32, k statusReason, v uint64) {
-		st.Series = append(st.Series, SeriesState{Metric: seriesDomReas, Labels: []string{domains[d], k.status.String(), k.reason.String()}, Value: v})
+		b.add(SeriesState{Metric: seriesDomReas, Value: v}, domains[d], k.status.String(), k.reason.String())
 	})
 	for k, h := range s.reasonOutcomes {
-		st.Series = append(st.Series, SeriesState{Metric: seriesReasOut, Labels: []string{k.reason.String(), k.outcome.String()},
-			Value: h.Count, Sum: h.Sum, Buckets: slices.Clone(h.Buckets)})
+		b.add(SeriesState{Metric: seriesReasOut, Value: h.Count, Sum: h.Sum, Buckets: slices.Clone(h.Buckets)}, k.reason.String(), k.outcome.String())
 	}
+	st.Series = b.series
+	s.stateSeries = len(b.series) + len(b.series)/16
 	for k := range s.pendingCode {
 		st.Gauges = append(st.Gauges, [2]string{"code", codes[k]})
 	}
@@ -113,6 +114,22 @@ func (s *Source) State() SourceState {
 		st.Gauges = append(st.Gauges, [2]string{"domain", domains[k]})
 	}
 	return st
+}
+
+// stateBuilder collects the series of a State in one slice and their label
+// values in one slab, both sized from the previous State (Source.stateSeries):
+// a checkpoint of thousands of series then allocates a few times, not once
+// per series and again each time the slice doubles.
+type stateBuilder struct {
+	series []SeriesState
+	labels []string
+}
+
+func (b *stateBuilder) add(se SeriesState, labels ...string) {
+	start := len(b.labels)
+	b.labels = append(b.labels, labels...)
+	se.Labels = b.labels[start:len(b.labels):len(b.labels)]
+	b.series = append(b.series, se)
 }
 
 // Restore sets every counter of an empty source from st. Label values it

@@ -1,12 +1,14 @@
 package pipeline
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/loggen"
 	"github.com/bouncewatch/bouncewatch/parser"
@@ -174,4 +176,33 @@ func BenchmarkMix(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(lines)), "ns/line")
 		})
 	}
+}
+
+// BenchmarkCheckpoint writes the checkpoint of a source that has read the
+// generator's first 600,000 Postfix lines (what bench/daemon-cpu.sh's
+// daemon holds at its end), as the daemon does every 10 s; "pending" is the
+// recipients written out with the counters.
+func BenchmarkCheckpoint(b *testing.B) {
+	var buf bytes.Buffer
+	if err := loggen.Postfix(&buf, 600000, 1); err != nil {
+		b.Fatal(err)
+	}
+	s, _ := newSource(b)
+	pos := &tailer.Position{Files: []tailer.FilePos{{Path: "/var/log/mail.log"}}}
+	var lines []tailer.Line
+	for l := range bytes.Lines(buf.Bytes()) {
+		lines = append(lines, tailer.Line{Data: l[:len(l)-1], N: len(l)})
+	}
+	s.Lines(lines, pos)
+	n := 0
+	s.EachPending(func(tracker.Group, parser.Code, time.Time) { n++ })
+	w := bufio.NewWriter(io.Discard)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.WriteCheckpoint(w, "/var/log/mail.log"); err != nil {
+			b.Fatal(err)
+		}
+		w.Flush()
+	}
+	b.ReportMetric(float64(n), "pending")
 }
