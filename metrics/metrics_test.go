@@ -133,6 +133,34 @@ bouncewatch_label_overflow_total{label=code} 1
 	}
 }
 
+// TestFoldedUntilReload: a domain past the cap folds at every event (each is
+// counted) and gets its label once a reload raises the cap.
+func TestFoldedUntilReload(t *testing.T) {
+	f := newFixture(t, "mail")
+	for i, d := range []string{"a.example", "b.example", "c.example", "d.example", "d.example", "e.example"} {
+		f.observe("mail", event(fmt.Sprint("Q", i), d, "4.3.2", parser.StatusDeferred, 0))
+	}
+	want := `bouncewatch_domain_events_total{code=4.3.2,domain=a.example,source=mail,status=deferred} 1
+bouncewatch_domain_events_total{code=4.3.2,domain=b.example,source=mail,status=deferred} 1
+bouncewatch_domain_events_total{code=4.3.2,domain=c.example,source=mail,status=deferred} 1
+bouncewatch_domain_events_total{code=4.3.2,domain=other,source=mail,status=deferred} 3
+bouncewatch_label_overflow_total{label=domain} 3
+bouncewatch_label_overflow_total{label=code} 0
+`
+	got := gather(t, f.set, "bouncewatch_domain_events_total", "bouncewatch_label_overflow_total")
+	if got := sortLines(got); got != sortLines(want) {
+		t.Errorf("before the reload: want\n%s\ngot\n%s", sortLines(want), got)
+	}
+	rs := ruleSet(t, strings.Replace(rulesText, "max_domains: 3", "max_domains: 5", 1))
+	f.labels.SetRules(rs)
+	f.sources["mail"].SetRules(rs)
+	f.observe("mail", event("Q9", "d.example", "4.3.2", parser.StatusDeferred, 0))
+	got = gather(t, f.set, "bouncewatch_domain_events_total", "bouncewatch_label_overflow_total")
+	if !strings.Contains(got, "domain=d.example,source=mail,status=deferred} 1\n") || !strings.Contains(got, "{label=domain} 3\n") {
+		t.Errorf("after raising max_domains, d.example has no label of its own, or folded again:\n%s", got)
+	}
+}
+
 func sortLines(s string) string {
 	l := strings.Split(strings.TrimSpace(s), "\n")
 	for i := range l {
@@ -297,6 +325,7 @@ func TestStateRoundTrip(t *testing.T) {
 		f.sources["mail"].Rotation(metrics.RotationRename)
 	}
 	feed(orig, 0, 20)
+	orig.sources["mail"].State() // the first sizes the next: the state restored is a later one
 	data, err := json.Marshal(orig.sources["mail"].State())
 	if err != nil {
 		t.Fatal(err)
