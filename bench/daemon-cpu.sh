@@ -2,50 +2,87 @@
 # bench/daemon-cpu.sh: CPU and memory of `bouncewatch run` as installed
 # (shipped defaults: 250 ms poll, a checkpoint every 10 s), following a live
 # log written at RATE lines/s (default 10,000) for SECONDS (default 60), with
-# a scrape of /metrics every 15 s as Prometheus would.
+# a scrape of /metrics every 15 s as Prometheus would; and, when Debian's
+# mtail is installed, mtail following the same log the same way
+# (bench/MTA.mtail, its default 250 ms poll), for comparison.
 #
 # From the repository root:
 #   bench/daemon-cpu.sh                 # Postfix, 10,000 lines/s, 60 s
 #   bench/daemon-cpu.sh 10000 60 exim
+#   NO_MTAIL=1 bench/daemon-cpu.sh      # bouncewatch only
 #
-# The log is written by cmd/bouncewatch-loggen at the given rate. CPU is
-# read from /proc/PID/stat (user + system) from the first line written to
-# one second after the last, so it includes the polls, the checkpoints and
-# the scrapes. It prints the CPU seconds, the share of one core, the peak
-# RSS, and the daemon's own count of lines to show none was missed.
-# Needs Go (the version in go.mod) and curl.
+# Each follower starts on an empty log and is measured twice: idle for
+# IDLE seconds (default 20: its cost when the MTA is quiet, the polls and
+# timers alone), then from the first line written to one second after the
+# last, so the second figure includes the polls, the checkpoints and the
+# scrapes. CPU is user + system time from /proc/PID/stat. It prints the CPU
+# seconds, the share of one core, the peak RSS, and the follower's own count
+# of lines to show none was missed. The log is written by
+# cmd/bouncewatch-loggen at the given rate. Needs Go (the version in go.mod)
+# and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-10000}
 SECS=${2:-60}
 MTA=${3:-postfix}
+IDLE=${IDLE:-20}
 command -v curl >/dev/null || { echo "daemon-cpu.sh: curl is missing (apt-get install -y curl)" >&2; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bouncewatch-daemon-cpu.XXXXXX")
-# The daemon is stopped and waited for before its state directory goes.
+# A follower is stopped and waited for before its directory goes.
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-go build -o "$tmp/bouncewatch" ./cmd/bouncewatch
-go build -o "$tmp/loggen" ./cmd/bouncewatch-loggen
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 19467)
-: >"$tmp/mail.log"
-"$tmp/bouncewatch" run --source.file=mail="$tmp/mail.log" --state.file="$tmp/state" \
-	--web.listen-address=127.0.0.1:"$port" --log.level=warn &
-pid=$!
-for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fs "http://127.0.0.1:$port/-/ready" >/dev/null || { echo "daemon-cpu.sh: bouncewatch did not become ready" >&2; exit 1; }
+go build -o "$tmp/bin/bouncewatch" ./cmd/bouncewatch
+go build -o "$tmp/bin/loggen" ./cmd/bouncewatch-loggen
 ticks=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-# Prometheus's part: a scrape every 15 s while the log is written.
-(while sleep 15; do curl -fs -o /dev/null "http://127.0.0.1:$port/metrics" || true; done) &
-c0=$(cpu)
-t0=$(date +%s.%N)
-"$tmp/loggen" -mta="$MTA" -lines=$((RATE * SECS)) -rate="$RATE" >>"$tmp/mail.log"
-sleep 1
-c1=$(cpu)
-t1=$(date +%s.%N)
-lines=$(wc -l <"$tmp/mail.log")
-read_lines=$(curl -fs "http://127.0.0.1:$port/metrics" | awk '/^bouncewatch_log_lines_total\{/ {n += $2} END {printf "%d", n}')
-hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
-awk -v c=$((c1 - c0)) -v t="$ticks" -v t0="$t0" -v t1="$t1" -v l="$lines" -v rl="$read_lines" -v h="$hwm" -v r="$RATE" -v m="$MTA" 'BEGIN {
-	wall = t1 - t0
-	printf "%s: %d lines at %d lines/s over %.1f s (the daemon counted %d): %.2f CPU s, %.2f%% of one core, peak RSS %.1f MiB\n",
-		m, l, r, wall, rl, c/t, 100*c/t/wall, h/1024 }'
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo $((19467 + RANDOM % 1000))
+}
+
+# measure NAME PORT COUNT_METRIC_REGEXP CMD...: runs CMD (which follows
+# $tmp/NAME/mail.log and serves /metrics on PORT) and prints its figures.
+measure() {
+	local name=$1 port=$2 count=$3
+	shift 3
+	local dir="$tmp/$name"
+	mkdir -p "$dir"
+	: >"$dir/mail.log"
+	"$@" >"$dir/out" 2>&1 &
+	local pid=$!
+	for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/metrics" 2>/dev/null && break; sleep 0.1; done
+	curl -fs -o /dev/null "http://127.0.0.1:$port/metrics" || { echo "daemon-cpu.sh: $name did not start:" >&2; cat "$dir/out" >&2; exit 1; }
+	cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+	local c0 c1 c2 t0 t1 t2
+	c0=$(cpu)
+	t0=$(date +%s.%N)
+	sleep "$IDLE"
+	c1=$(cpu)
+	t1=$(date +%s.%N)
+	# Prometheus's part: a scrape every 15 s while the log is written.
+	(while sleep 15; do curl -fs -o /dev/null "http://127.0.0.1:$port/metrics" || true; done) &
+	local scraper=$!
+	"$tmp/bin/loggen" -mta="$MTA" -lines=$((RATE * SECS)) -rate="$RATE" >>"$dir/mail.log"
+	sleep 1
+	c2=$(cpu)
+	t2=$(date +%s.%N)
+	kill "$scraper" 2>/dev/null || true
+	local lines counted hwm
+	lines=$(wc -l <"$dir/mail.log")
+	counted=$(curl -fs "http://127.0.0.1:$port/metrics" | awk -v re="$count" '$0 ~ re {n += $2} END {printf "%d", n}')
+	hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	awk -v n="$name" -v ci=$((c1 - c0)) -v c=$((c2 - c1)) -v t="$ticks" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v l="$lines" \
+		-v cl="$counted" -v h="$hwm" -v r="$RATE" -v m="$MTA" 'BEGIN {
+		printf "%s, %s: idle %.2f%% of one core; %d lines at %d lines/s over %.1f s (it counted %d): %.2f CPU s, %.2f%% of one core, peak RSS %.1f MiB\n",
+			n, m, 100*ci/t/(t1-t0), l, r, t2-t1, cl, c/t, 100*c/t/(t2-t1), h/1024 }'
+}
+
+port=$(free_port)
+measure bouncewatch "$port" '^bouncewatch_log_lines_total[{]' \
+	"$tmp/bin/bouncewatch" run --source.file=mail="$tmp/bouncewatch/mail.log" --state.file="$tmp/bouncewatch/state" \
+	--web.listen-address=127.0.0.1:"$port" --log.level=warn
+if [ -z "${NO_MTAIL:-}" ] && command -v mtail >/dev/null; then
+	port=$(free_port)
+	measure mtail "$port" '^mtail_lines_total ' \
+		mtail --logtostderr --address 127.0.0.1 --port "$port" --progs "bench/$MTA.mtail" --logs "$tmp/mtail/mail.log"
+fi
