@@ -159,10 +159,7 @@ func BenchmarkMix(b *testing.B) {
 			if err := mta.gen(&buf, n, 1); err != nil {
 				b.Fatal(err)
 			}
-			var lines []tailer.Line
-			for l := range bytes.Lines(buf.Bytes()) {
-				lines = append(lines, tailer.Line{Data: l[:len(l)-1], N: len(l)})
-			}
+			lines := splitLines(buf.Bytes())
 			pos := &tailer.Position{Files: []tailer.FilePos{{Path: "/var/log/mail.log"}}}
 			b.ReportAllocs()
 			for b.Loop() {
@@ -189,11 +186,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 	}
 	s, _ := newSource(b)
 	pos := &tailer.Position{Files: []tailer.FilePos{{Path: "/var/log/mail.log"}}}
-	var lines []tailer.Line
-	for l := range bytes.Lines(buf.Bytes()) {
-		lines = append(lines, tailer.Line{Data: l[:len(l)-1], N: len(l)})
-	}
-	s.Lines(lines, pos)
+	s.Lines(splitLines(buf.Bytes()), pos)
 	n := 0
 	s.EachPending(func(tracker.Group, parser.Code, time.Time) { n++ })
 	w := bufio.NewWriter(io.Discard)

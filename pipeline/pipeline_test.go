@@ -24,12 +24,17 @@ func feed(t *testing.T, s *Source, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var batch []tailer.Line
-	for l := range bytes.Lines(data) {
-		batch = append(batch, tailer.Line{Data: bytes.TrimSuffix(l, []byte("\n")), N: len(l)})
-	}
 	pos := &tailer.Position{Files: []tailer.FilePos{{Path: path, Offset: int64(len(data)), Size: int64(len(data))}}}
-	s.Lines(batch, pos)
+	s.Lines(splitLines(data), pos)
+}
+
+// splitLines cuts a log into the lines the tailer would hand out.
+func splitLines(data []byte) []tailer.Line {
+	var lines []tailer.Line
+	for l := range bytes.Lines(data) {
+		lines = append(lines, tailer.Line{Data: bytes.TrimSuffix(l, []byte("\n")), N: len(l)})
+	}
+	return lines
 }
 
 func newSource(t testing.TB) (*Source, *metrics.Set) {
