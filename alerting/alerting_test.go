@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bouncewatch/bouncewatch/internal/testenv"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -58,14 +59,7 @@ var requiredAlerts = []string{
 // promtoolPath finds promtool: a failure on CI, a skip elsewhere.
 func promtoolPath(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("promtool not in PATH on CI: %v", err)
-		}
-		t.Skip("promtool not in PATH; install it with: apt-get install -y prometheus")
-	}
-	return p
+	return testenv.Tool(t, "promtool", "apt-get install -y prometheus")
 }
 
 // runPromtool runs promtool in dir and fails the test with its output unless

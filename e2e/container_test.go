@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/exposition"
+	"github.com/bouncewatch/bouncewatch/internal/testenv"
 )
 
 const (
@@ -45,22 +46,13 @@ const (
 	ctrFirstPart   = 200 // lines of ctrLabLog before the restart; the rest after it
 )
 
-// ctrMissing fails on CI and skips elsewhere.
-func ctrMissing(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 func TestContainerSidecar(t *testing.T) {
 	if os.Geteuid() != 0 {
-		ctrMissing(t, "the container test must run as root (rootful podman): sudo go test -tags e2e -run TestContainerSidecar ./e2e/")
+		testenv.Missing(t, "the container test must run as root (rootful podman): sudo go test -tags e2e -run TestContainerSidecar ./e2e/")
 	}
 	for _, tool := range []string{"buildah", "podman", "runc"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			ctrMissing(t, "%s not found: %v (apt-get install -y --no-install-recommends buildah podman runc)", tool, err)
+			testenv.Missing(t, "%s not found: %v (apt-get install -y --no-install-recommends buildah podman runc)", tool, err)
 		}
 	}
 	start := time.Now()

@@ -44,6 +44,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bouncewatch/bouncewatch/internal/testenv"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -56,13 +57,7 @@ const (
 )
 
 func TestFleet(t *testing.T) {
-	prom, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("prometheus not found on CI: %v (apt-get install -y prometheus)", err)
-		}
-		t.Skip("prometheus not found; install it with: apt-get install -y prometheus")
-	}
+	prom := testenv.Tool(t, "prometheus", "apt-get install -y prometheus")
 	out, err := exec.Command(prom, "--version").CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s --version: %v\n%s", prom, err, out)

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/exposition"
+	"github.com/bouncewatch/bouncewatch/internal/testenv"
 )
 
 var (
@@ -120,11 +121,7 @@ func requireScenario(t *testing.T) {
 		}
 	}
 	if len(missing) > 0 {
-		msg := "missing prerequisites: " + strings.Join(missing, ", ")
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Missing(t, "missing prerequisites: %s", strings.Join(missing, ", "))
 	}
 }
 

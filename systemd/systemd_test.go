@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/testenv"
 )
 
 // The files under test, relative to this package's directory (go test's
@@ -30,14 +32,7 @@ const (
 // analyzePath finds systemd-analyze: a failure on CI, a skip elsewhere.
 func analyzePath(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("systemd-analyze not in PATH on CI: %v", err)
-		}
-		t.Skip("systemd-analyze not in PATH; install it with: apt-get update && apt-get install -y systemd")
-	}
-	return p
+	return testenv.Tool(t, "systemd-analyze", "apt-get update && apt-get install -y systemd")
 }
 
 // analyze runs systemd-analyze and returns its combined output and error.

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bouncewatch/bouncewatch/internal/testenv"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -187,13 +188,7 @@ func TestDaemonWebConfig(t *testing.T) {
 // TestDaemonMetricsPassPromtool: a live scrape after the lab log has been
 // counted passes promtool check metrics without a single remark.
 func TestDaemonMetricsPassPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("promtool not in PATH on CI: %v", err)
-		}
-		t.Skip("promtool not in PATH; install it with: apt-get install -y prometheus")
-	}
+	promtool := testenv.Tool(t, "promtool", "apt-get install -y prometheus")
 	dir := t.TempDir()
 	log := filepath.Join(dir, "mail.log")
 	copyFile(t, postfixLog, log)

@@ -4,13 +4,12 @@ package browsertest
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/bouncewatch/bouncewatch/internal/testenv"
 	"github.com/chromedp/chromedp"
 )
 
@@ -19,13 +18,7 @@ import (
 // ($CI set) and skips elsewhere.
 func Start(t *testing.T) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("chromium not found on CI: %v", err)
-		}
-		t.Skip("chromium not found (apt-get install chromium)")
-	}
+	path := testenv.Tool(t, "chromium", "apt-get install -y chromium")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1400, 1000))
