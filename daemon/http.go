@@ -99,8 +99,12 @@ func acceptsGzip(h string) bool {
 		if strings.TrimSpace(enc) != "gzip" {
 			continue
 		}
-		q := strings.ReplaceAll(params, " ", "")
-		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+		if !ok {
+			return true
+		}
+		w, err := strconv.ParseFloat(q, 64)
+		return err != nil || w > 0 // a weight that cannot be read does not refuse it
 	}
 	return false
 }
