@@ -2,9 +2,10 @@
 # bench/daemon-cpu.sh: CPU and memory of `bouncewatch run` as installed
 # (shipped defaults: 250 ms poll, a checkpoint every 10 s), following a live
 # log written at RATE lines/s (default 10,000) for SECONDS (default 60), with
-# a scrape of /metrics every 15 s as Prometheus would; and, when Debian's
-# mtail is installed, mtail following the same log the same way
-# (bench/MTA.mtail, its default 250 ms poll), for comparison.
+# a scrape of /metrics every 15 s as Prometheus makes it (asking for gzip,
+# as Prometheus does by default); and, when Debian's mtail is installed,
+# mtail following the same log the same way (bench/MTA.mtail, its default
+# 250 ms poll), for comparison.
 #
 # From the repository root:
 #   bench/daemon-cpu.sh                 # Postfix, 10,000 lines/s, 60 s
@@ -58,7 +59,7 @@ measure() {
 	c1=$(cpu)
 	t1=$(date +%s.%N)
 	# Prometheus's part: a scrape every 15 s while the log is written.
-	(while sleep 15; do curl -fs -o /dev/null "http://127.0.0.1:$port/metrics" || true; done) &
+	(while sleep 15; do curl -fs -H 'Accept-Encoding: gzip' -o /dev/null "http://127.0.0.1:$port/metrics" || true; done) &
 	local scraper=$!
 	"$tmp/bin/loggen" -mta="$MTA" -lines=$((RATE * SECS)) -rate="$RATE" >>"$dir/mail.log"
 	sleep 1

@@ -104,10 +104,12 @@ func TestEndpoints(t *testing.T) {
 // TestScrapeEncodings: /metrics answers a scraper that asks for gzip (as
 // Prometheus does) compressed, and one that does not in plain text; both
 // parse, with each family once: the set's, the daemon's own, Go's and the
-// process's.
+// process's. gzip and identity come twice: the second gzip scrape reuses
+// the compressor of the first.
 func TestScrapeEncodings(t *testing.T) {
 	r, _, _, _ := readLabLog(t)
-	for enc, wantGzip := range map[string]bool{"gzip": true, "identity": false, "gzip;q=0": false, "gzip; q=0.000": false, "br, gzip;q=0.5": true} {
+	for _, enc := range []string{"gzip", "identity", "gzip;q=0", "gzip; q=0.000", "br, gzip;q=0.5", "gzip", "identity"} {
+		wantGzip := enc == "gzip" || enc == "br, gzip;q=0.5"
 		req, _ := http.NewRequest("GET", r.srv.URL+"/metrics", nil)
 		req.Header.Set("Accept-Encoding", enc) // set by hand: the client does not decompress
 		resp, err := http.DefaultClient.Do(req)
