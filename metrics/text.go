@@ -73,7 +73,14 @@ func (t *textWriter) family(v *view, f *family) {
 	}
 	n := len(f.labels)
 	slices.SortFunc(t.rows, func(a, b textRow) int {
-		return slices.Compare(t.label[a.at:a.at+n], t.label[b.at:b.at+n])
+		// strings.Compare compares once; slices.Compare's cmp.Compare
+		// compares twice when the first label values differ.
+		for i, l := range t.label[a.at : a.at+n] {
+			if c := strings.Compare(l, t.label[b.at+i]); c != 0 {
+				return c
+			}
+		}
+		return 0
 	})
 	t.w.WriteString("# HELP ")
 	t.w.WriteString(f.name)
@@ -112,7 +119,11 @@ func (t *textWriter) sample(f *family, suffix string, labels []string, le string
 			w.WriteByte(sep)
 			w.WriteString(f.labels[f.byName[i]])
 			w.WriteString(`="`)
-			labelEscaper.WriteString(w, l)
+			if needsEscape(l) {
+				labelEscaper.WriteString(w, l)
+			} else {
+				w.WriteString(l) // domains, codes, reasons: nothing to escape
+			}
 			w.WriteByte('"')
 			sep = ','
 		}
@@ -133,6 +144,11 @@ func (t *textWriter) sample(f *family, suffix string, labels []string, le string
 // appendFloat formats a value as expfmt does: 'g', shortest, and +Inf,
 // -Inf, NaN.
 func appendFloat(b []byte, v float64) []byte {
+	// Most values are counts. 'g' writes a whole number below a million
+	// (its shortest form's exponent is below 6) as the integer; -0 is "-0".
+	if i := int64(v); float64(i) == v && i > -1e6 && i < 1e6 && (i != 0 || !math.Signbit(v)) {
+		return strconv.AppendInt(b, i, 10)
+	}
 	switch {
 	case math.IsNaN(v):
 		return append(b, "NaN"...)
@@ -142,6 +158,17 @@ func appendFloat(b []byte, v float64) []byte {
 		return append(b, "-Inf"...)
 	}
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+// needsEscape reports whether a label value has a byte labelEscaper
+// replaces. (strings.ContainsAny is slower on the short values of labels.)
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '\n' || c == '"' {
+			return true
+		}
+	}
+	return false
 }
 
 var (
