@@ -3,7 +3,9 @@ package metrics
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
+	"github.com/bouncewatch/bouncewatch/internal/jsonw"
 	"github.com/bouncewatch/bouncewatch/parser"
 	"github.com/bouncewatch/bouncewatch/tracker"
 )
@@ -265,4 +267,90 @@ func outcomeNames() []string {
 		names[o] = o.String()
 	}
 	return names
+}
+
+// AppendJSON appends st as encoding/json would marshal it, byte for byte,
+// in a fraction of the time.
+func (st *SourceState) AppendJSON(b []byte) ([]byte, error) {
+	var err error
+	if st.Series == nil {
+		b = append(b, `{"series":null`...)
+	} else {
+		b = append(b, `{"series":[`...)
+		for i := range st.Series {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, err = st.Series[i].appendJSON(b); err != nil {
+				return b, err
+			}
+		}
+		b = append(b, ']')
+	}
+	if st.Gauges == nil {
+		b = append(b, `,"pending_gauges":null`...)
+	} else {
+		b = append(b, `,"pending_gauges":[`...)
+		for i, g := range st.Gauges {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonw.Strings(b, g[:])
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"lines":`...)
+	b = jsonw.Uints(b, st.Lines)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendUint(b, st.Bytes, 10)
+	if st.LastEvent != 0 {
+		b = append(b, `,"last_event_unix_nano":`...)
+		b = strconv.AppendInt(b, st.LastEvent, 10)
+	}
+	b = append(b, `,"rotations":`...)
+	b = jsonw.Uints(b, st.Rotations)
+	if st.LostFiles != 0 {
+		b = append(b, `,"lost_files":`...)
+		b = strconv.AppendUint(b, st.LostFiles, 10)
+	}
+	if st.LostBytes != 0 {
+		b = append(b, `,"lost_bytes":`...)
+		b = strconv.AppendUint(b, st.LostBytes, 10)
+	}
+	b = append(b, `,"overflow":`...)
+	b = jsonw.Uints(b, st.Overflow)
+	return append(b, '}'), nil
+}
+
+func (se *SeriesState) appendJSON(b []byte) ([]byte, error) {
+	var err error
+	b = append(b, `{"metric":`...)
+	b = jsonw.String(b, se.Metric)
+	b = append(b, `,"labels":`...)
+	b = jsonw.Strings(b, se.Labels)
+	if se.Value != 0 {
+		b = append(b, `,"value":`...)
+		b = strconv.AppendUint(b, se.Value, 10)
+	}
+	if se.Sum != 0 {
+		b = append(b, `,"sum":`...)
+		if b, err = jsonw.Float(b, se.Sum); err != nil {
+			return b, err
+		}
+	}
+	if len(se.Buckets) > 0 {
+		b = append(b, `,"buckets":`...)
+		b = jsonw.Uints(b, se.Buckets)
+	}
+	if se.Sum2 != 0 {
+		b = append(b, `,"attempts_sum":`...)
+		if b, err = jsonw.Float(b, se.Sum2); err != nil {
+			return b, err
+		}
+	}
+	if len(se.Bucket2) > 0 {
+		b = append(b, `,"attempts_buckets":`...)
+		b = jsonw.Uints(b, se.Bucket2)
+	}
+	return append(b, '}'), nil
 }

@@ -16,10 +16,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/bouncewatch/bouncewatch/internal/jsonw"
 	"github.com/bouncewatch/bouncewatch/metrics"
 	"github.com/bouncewatch/bouncewatch/parser"
 	"github.com/bouncewatch/bouncewatch/state"
@@ -76,6 +78,9 @@ type Source struct {
 	ev        parser.Event
 	join      joiner
 	seq       uint64 // lines seen, to order the split lines being joined
+	// checkpoint is the last checkpoint's metadata block, whose memory the
+	// next one reuses.
+	checkpoint []byte
 
 	maxLine  atomic.Int64
 	lastLine atomic.Int64 // wall time of the last line, unix nanoseconds
@@ -340,6 +345,39 @@ type checkpointMeta struct {
 	Seq      uint64              `json:"seq,omitempty"`
 }
 
+// appendJSON appends m as json.Marshal would write it. The counters, which
+// are most of it, are written without reflection (metrics.SourceState's
+// AppendJSON); the rest is small.
+func (m *checkpointMeta) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"name":`...)
+	b = jsonw.String(b, m.Name)
+	b = append(b, `,"target":`...)
+	b = jsonw.String(b, m.Target)
+	pos, err := json.Marshal(m.Position)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, `,"position":`...)
+	b = append(b, pos...)
+	b = append(b, `,"metrics":`...)
+	if b, err = m.Metrics.AppendJSON(b); err != nil {
+		return b, err
+	}
+	if len(m.Splits) > 0 {
+		splits, err := json.Marshal(m.Splits)
+		if err != nil {
+			return b, err
+		}
+		b = append(b, `,"splits":`...)
+		b = append(b, splits...)
+	}
+	if m.Seq != 0 {
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendUint(b, m.Seq, 10)
+	}
+	return append(b, '}'), nil
+}
+
 // WriteCheckpoint writes the source's state to w: the position, the counters
 // and the pending recipients, all under the lock, so that they are of one
 // instant. target is what the source follows (its path or unit).
@@ -349,10 +387,11 @@ func (s *Source) WriteCheckpoint(w *bufio.Writer, target string) error {
 	s.metricsMu.Lock()
 	meta := checkpointMeta{Name: s.name, Target: target, Position: s.pos, Metrics: s.metrics.State(), Splits: s.join.parts, Seq: s.seq}
 	s.metricsMu.Unlock()
-	b, err := json.Marshal(meta)
+	b, err := meta.appendJSON(s.checkpoint[:0])
 	if err != nil {
 		return err
 	}
+	s.checkpoint = b
 	if err := state.WriteBlock(w, b); err != nil {
 		return err
 	}
