@@ -287,18 +287,8 @@ func (st *SourceState) AppendJSON(b []byte) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
-	if st.Gauges == nil {
-		b = append(b, `,"pending_gauges":null`...)
-	} else {
-		b = append(b, `,"pending_gauges":[`...)
-		for i, g := range st.Gauges {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonw.Strings(b, g[:])
-		}
-		b = append(b, ']')
-	}
+	b = append(b, `,"pending_gauges":`...)
+	b = jsonw.Array(b, st.Gauges, func(b []byte, g [2]string) []byte { return jsonw.Strings(b, g[:]) })
 	b = append(b, `,"lines":`...)
 	b = jsonw.Uints(b, st.Lines)
 	b = append(b, `,"bytes":`...)
@@ -332,25 +322,28 @@ func (se *SeriesState) appendJSON(b []byte) ([]byte, error) {
 		b = append(b, `,"value":`...)
 		b = strconv.AppendUint(b, se.Value, 10)
 	}
-	if se.Sum != 0 {
-		b = append(b, `,"sum":`...)
-		if b, err = jsonw.Float(b, se.Sum); err != nil {
-			return b, err
-		}
+	if b, err = appendHistogram(b, `,"sum":`, se.Sum, `,"buckets":`, se.Buckets); err != nil {
+		return b, err
 	}
-	if len(se.Buckets) > 0 {
-		b = append(b, `,"buckets":`...)
-		b = jsonw.Uints(b, se.Buckets)
-	}
-	if se.Sum2 != 0 {
-		b = append(b, `,"attempts_sum":`...)
-		if b, err = jsonw.Float(b, se.Sum2); err != nil {
-			return b, err
-		}
-	}
-	if len(se.Bucket2) > 0 {
-		b = append(b, `,"attempts_buckets":`...)
-		b = jsonw.Uints(b, se.Bucket2)
+	if b, err = appendHistogram(b, `,"attempts_sum":`, se.Sum2, `,"attempts_buckets":`, se.Bucket2); err != nil {
+		return b, err
 	}
 	return append(b, '}'), nil
+}
+
+// appendHistogram appends a histogram's sum and buckets, each left out when
+// empty (omitempty).
+func appendHistogram(b []byte, sumKey string, sum float64, bucketsKey string, buckets []uint64) ([]byte, error) {
+	var err error
+	if sum != 0 {
+		b = append(b, sumKey...)
+		if b, err = jsonw.Float(b, sum); err != nil {
+			return b, err
+		}
+	}
+	if len(buckets) > 0 {
+		b = append(b, bucketsKey...)
+		b = jsonw.Uints(b, buckets)
+	}
+	return b, nil
 }

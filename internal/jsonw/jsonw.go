@@ -25,35 +25,28 @@ func String(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// Strings appends a JSON array of strings; nil is null.
-func Strings(b []byte, ss []string) []byte {
-	if ss == nil {
+// Array appends a JSON array of xs, each element by add; nil is null.
+func Array[T any](b []byte, xs []T, add func([]byte, T) []byte) []byte {
+	if xs == nil {
 		return append(b, "null"...)
 	}
 	b = append(b, '[')
-	for i, s := range ss {
+	for i, x := range xs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = String(b, s)
+		b = add(b, x)
 	}
 	return append(b, ']')
 }
 
+// Strings appends a JSON array of strings; nil is null.
+func Strings(b []byte, ss []string) []byte { return Array(b, ss, String) }
+
 // Uints appends a JSON array of numbers; nil is null.
-func Uints(b []byte, us []uint64) []byte {
-	if us == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '[')
-	for i, u := range us {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendUint(b, u, 10)
-	}
-	return append(b, ']')
-}
+func Uints(b []byte, us []uint64) []byte { return Array(b, us, appendUint) }
+
+func appendUint(b []byte, u uint64) []byte { return strconv.AppendUint(b, u, 10) }
 
 // Float appends f as encoding/json writes a float64. Like encoding/json, it
 // refuses NaN and the infinities, which JSON cannot hold.
