@@ -299,14 +299,8 @@ func (st *SourceState) AppendJSON(b []byte) ([]byte, error) {
 	}
 	b = append(b, `,"rotations":`...)
 	b = jsonw.Uints(b, st.Rotations)
-	if st.LostFiles != 0 {
-		b = append(b, `,"lost_files":`...)
-		b = strconv.AppendUint(b, st.LostFiles, 10)
-	}
-	if st.LostBytes != 0 {
-		b = append(b, `,"lost_bytes":`...)
-		b = strconv.AppendUint(b, st.LostBytes, 10)
-	}
+	b = appendCount(b, `,"lost_files":`, st.LostFiles)
+	b = appendCount(b, `,"lost_bytes":`, st.LostBytes)
 	b = append(b, `,"overflow":`...)
 	b = jsonw.Uints(b, st.Overflow)
 	return append(b, '}'), nil
@@ -318,10 +312,7 @@ func (se *SeriesState) appendJSON(b []byte) ([]byte, error) {
 	b = jsonw.String(b, se.Metric)
 	b = append(b, `,"labels":`...)
 	b = jsonw.Strings(b, se.Labels)
-	if se.Value != 0 {
-		b = append(b, `,"value":`...)
-		b = strconv.AppendUint(b, se.Value, 10)
-	}
+	b = appendCount(b, `,"value":`, se.Value)
 	if b, err = appendHistogram(b, `,"sum":`, se.Sum, `,"buckets":`, se.Buckets); err != nil {
 		return b, err
 	}
@@ -329,6 +320,14 @@ func (se *SeriesState) appendJSON(b []byte) ([]byte, error) {
 		return b, err
 	}
 	return append(b, '}'), nil
+}
+
+// appendCount appends a field that is left out when 0 (omitempty).
+func appendCount(b []byte, key string, v uint64) []byte {
+	if v == 0 {
+		return b
+	}
+	return strconv.AppendUint(append(b, key...), v, 10)
 }
 
 // appendHistogram appends a histogram's sum and buckets, each left out when
