@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # bench/daemon-cpu.sh: CPU and memory of `bouncewatch run` as installed
-# (shipped defaults: 250 ms poll, a checkpoint every 10 s), following a live
-# log written at RATE lines/s (default 10,000) for SECONDS (default 60), with
-# a scrape of /metrics every 15 s as Prometheus makes it (asking for gzip,
-# as Prometheus does by default); and, when Debian's mtail is installed,
-# mtail following the same log the same way (bench/MTA.mtail, its default
-# 250 ms poll), for comparison.
+# (shipped defaults: a 2 s poll, each scrape reading the log to its end
+# first, a checkpoint every 10 s), following a live log written at RATE
+# lines/s (default 10,000) for SECONDS (default 60), with a scrape of
+# /metrics every 15 s as Prometheus makes it (asking for gzip, as Prometheus
+# does by default); and, when Debian's mtail is installed, mtail following
+# the same log the same way (bench/MTA.mtail, its default 250 ms poll), for
+# comparison.
 #
 # From the repository root:
 #   bench/daemon-cpu.sh                 # Postfix, 10,000 lines/s, 60 s

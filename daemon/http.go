@@ -3,14 +3,17 @@ package daemon
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bouncewatch/bouncewatch/metrics"
+	"github.com/bouncewatch/bouncewatch/tailer"
 )
 
 // Handler serves the daemon's endpoints.
@@ -21,6 +24,7 @@ func (d *Daemon) Handler() http.Handler {
 			http.Error(w, "Catching up with the logs since the last checkpoint; metrics follow when done.\n"+d.readiness(), http.StatusServiceUnavailable)
 			return
 		}
+		d.syncSources(r.Context())
 		d.serveMetrics(w, r)
 	})
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
@@ -53,6 +57,32 @@ func (d *Daemon) Handler() http.Handler {
 		d.statusHandlers(mux)
 	}
 	return mux
+}
+
+// syncTimeout bounds how long a request waits for the logs to be read to
+// their end: a source far behind (a backlog) is served as it stands.
+const syncTimeout = 2 * time.Second
+
+// syncSources has every file source look at its log now, so that a scrape
+// or the status page counts each line written before the request, however
+// long the poll. It waits only once the sources are running and caught up.
+func (d *Daemon) syncSources(ctx context.Context) {
+	if !d.caughtUp() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range d.sources {
+		if sy, ok := s.tail.(tailer.Syncer); ok {
+			wg.Go(func() {
+				if err := sy.Sync(ctx); err != nil {
+					d.logger.Debug("serving without reading the log to its end", "source", s.Name, "err", err)
+				}
+			})
+		}
+	}
+	wg.Wait()
 }
 
 // serveMetrics writes the exposition: the set's families straight from its

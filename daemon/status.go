@@ -90,6 +90,7 @@ func fileLabel(f tailer.FileStatus) string {
 // statusHandlers serves the status page, its JSON, and the files it links.
 func (d *Daemon) statusHandlers(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		d.syncSources(r.Context())
 		var b bytes.Buffer
 		if err := status.WriteHTML(&b, d.statusPage(time.Now()), status.Version()); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -102,6 +103,7 @@ func (d *Daemon) statusHandlers(mux *http.ServeMux) {
 		w.Write(b.Bytes())
 	})
 	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
+		d.syncSources(r.Context())
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

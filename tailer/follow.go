@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -48,13 +49,15 @@ import (
 //     their first line.
 //
 // Polling keeps it simple and robust for one to three mail logs; Poll is how
-// often the files and the path are looked at, and inotify (optional) only
-// wakes the loop sooner. The Clock is injected, so tests step a follower.
+// often the files and the path are looked at, and inotify (optional) and
+// Sync (a scrape) only wake the loop sooner. Each look costs a wake-up and
+// cold caches, so the poll is long and a reader who needs the lines now
+// asks for them. The Clock is injected, so tests step a follower.
 
 // FileOptions configure a file source.
 type FileOptions struct {
 	Path          string
-	Poll          time.Duration // how often to look; default 250ms
+	Poll          time.Duration // how often to look; default 2s (Sync looks at once)
 	RotateWait    time.Duration // how long a rotated file must be quiet before it is let go; default 5s
 	FromBeginning bool          // without Resume: read the file from its start instead of its end
 	Inotify       bool          // also wake on inotify events in the log's directory (Linux)
@@ -87,6 +90,7 @@ type File struct {
 	status status
 	warned string
 	wake   chan struct{}
+	looks  looks
 	dirMod time.Time // the directory's modification time at the last look at the siblings
 	// knownSeen is when each known fingerprint was last seen next to the
 	// path: one scan can miss a file that is being renamed, so a known file
@@ -116,7 +120,7 @@ type openFile struct {
 // NewFile returns a follower of opts.Path.
 func NewFile(opts FileOptions) *File {
 	if opts.Poll <= 0 {
-		opts.Poll = 250 * time.Millisecond
+		opts.Poll = 2 * time.Second
 	}
 	if opts.RotateWait <= 0 {
 		opts.RotateWait = 5 * time.Second
@@ -146,11 +150,14 @@ func (fl *File) Run(ctx context.Context, h Handler) error {
 		}
 		defer stop()
 	}
+	defer fl.looks.stop()
 	fl.start()
 	fl.handOut() // where it starts: a checkpoint before the first line has it
 	for {
+		fl.looks.begin()
 		settled := fl.poll()
 		fl.publish(settled)
+		fl.looks.end()
 		next := fl.Poll
 		for _, of := range fl.files {
 			if of.rotated {
@@ -164,6 +171,87 @@ func (fl *File) Run(ctx context.Context, h Handler) error {
 			return nil
 		}
 	}
+}
+
+// Sync returns once the follower has looked at the log after the call: the
+// lines written before it have been handed out (unless a rotated file was
+// still being written, when the newer files wait for the next look). A scrape
+// calls it, so that /metrics counts what the log held when it was asked,
+// whatever the poll. It returns ctx's error if ctx ends first, and nil at
+// once when the follower has stopped.
+func (fl *File) Sync(ctx context.Context) error {
+	done, want := fl.looks.after()
+	select { // wake the loop; a pending wake-up does as well
+	case fl.wake <- struct{}{}:
+	default:
+	}
+	for done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		done = fl.looks.waitFor(want)
+	}
+	return nil
+}
+
+// looks counts the follower's looks at the log, for Sync.
+type looks struct {
+	mu       sync.Mutex
+	begun    uint64
+	finished uint64
+	stopped  bool
+	done     chan struct{} // closed when a look finishes, then replaced
+}
+
+func (l *looks) begin() {
+	l.mu.Lock()
+	l.begun++
+	l.mu.Unlock()
+}
+
+func (l *looks) end() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.finished = l.begun
+	if l.done != nil {
+		close(l.done)
+		l.done = nil
+	}
+}
+
+func (l *looks) stop() {
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
+	l.end()
+}
+
+// after returns the look a caller must wait for, the next to begin, and a
+// channel closed when a look finishes.
+func (l *looks) after() (<-chan struct{}, uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.waitLocked(l.begun + 1), l.begun + 1
+}
+
+// waitFor returns nil when look want has finished (or the follower stopped),
+// or else a channel closed when the next look finishes.
+func (l *looks) waitFor(want uint64) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.waitLocked(want)
+}
+
+func (l *looks) waitLocked(want uint64) <-chan struct{} {
+	if l.stopped || l.finished >= want {
+		return nil
+	}
+	if l.done == nil {
+		l.done = make(chan struct{})
+	}
+	return l.done
 }
 
 // publish updates the status after a look.

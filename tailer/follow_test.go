@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -402,6 +403,37 @@ func TestInotifyWakes(t *testing.T) {
 	waitFor(t, "the first look", func() bool { return fl.Status().CaughtUp })
 	w.write(1)
 	waitFor(t, "the line, woken by inotify", func() bool { return len(c.got()) == 1 })
+}
+
+// TestSyncReadsNow uses the real clock: with an hour between polls, Sync
+// returns only once the lines written before it have been handed out, and
+// at once when the follower has stopped.
+func TestSyncReadsNow(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mail.log")
+	w := openWriter(t, path)
+	c := newCollector()
+	fl := NewFile(FileOptions{Path: path, Poll: time.Hour})
+	ctx, cancel := contextWithCancel(t)
+	done := make(chan error, 1)
+	go func() { done <- fl.Run(ctx, c) }()
+	waitFor(t, "the first look", func() bool { return fl.Status().CaughtUp })
+	for round := 1; round <= 3; round++ {
+		w.write(1)
+		if err := fl.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.got(); len(got) != round {
+			t.Fatalf("after Sync %d: want %d lines, got %q", round, round, got)
+		}
+	}
+	cancel()
+	<-done
+	stopped, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	if err := fl.Sync(stopped); err != nil {
+		t.Fatalf("Sync after the stop: %v, want nil at once", err)
+	}
 }
 
 // TestLinesAcrossReads: a read's lines are handed out together, and those

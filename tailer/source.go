@@ -20,6 +20,13 @@ type Source interface {
 	Status() Status
 }
 
+// Syncer is a Source that can be asked to look at its log now rather than
+// at its next poll: a file. A journal or standard input hands lines out as
+// they come.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
 // Line is one line a source read, without its newline.
 type Line struct {
 	Data    []byte // nil when TooLong

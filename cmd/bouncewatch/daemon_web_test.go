@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -215,5 +216,46 @@ func TestDaemonMetricsPassPromtool(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("promtool check metrics: want exit 0 and no output, got %v:\n%s", err, out)
+	}
+}
+
+// TestScrapeReadsTheLogFirst runs the daemon as installed, with its 2 s
+// poll: a scrape made right after lines are written counts every one of
+// them, and so does the status page, because both read each log to its end
+// before they answer.
+func TestScrapeReadsTheLogFirst(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "mail.log")
+	lines, err := os.ReadFile(postfixLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := startDaemon(t, "--source.file=mail="+log, "--state.file="+filepath.Join(dir, "state"))
+	p.waitHTTP("/-/ready")
+	chunks := bytes.SplitAfter(lines, []byte("\n"))
+	written := 0
+	for round := range 5 {
+		for _, l := range chunks[round*len(chunks)/5 : (round+1)*len(chunks)/5] {
+			n, err := f.Write(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			written += n
+		}
+		if got := p.scrape()[`bouncewatch_log_bytes_total{source="mail"}`]; got != float64(written) {
+			t.Fatalf("round %d: a scrape right after the write counts %v bytes, want %d", round, got, written)
+		}
+		resp, err := httpGet("http://" + p.addr + "/api/v1/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf(`"bytes": %d,`, written); !strings.Contains(resp.body, want) {
+			t.Fatalf("round %d: the status right after the write lacks %s:\n%s", round, want, resp.body)
+		}
 	}
 }

@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	runCmd.Flag("source.from-beginning", "On a first start (no state), read the files from their start instead of their end.").BoolVar(&cfg.FromBeginning)
 	runCmd.Flag("state.file", "Checkpoint file: every open file's position, the retry tracker and every metric value.").Default("/var/lib/bouncewatch/state").StringVar(&cfg.StateFile)
 	runCmd.Flag("state.interval", "How often to write the checkpoint.").Default("10s").DurationVar(&cfg.StateInterval)
-	runCmd.Flag("tail.poll", "How often to look at each log for new lines and rotations.").Default("250ms").DurationVar(&cfg.Poll)
+	runCmd.Flag("tail.poll", "How often to look at each log for new lines and rotations; a scrape of /metrics and the status page also read each log to its end first.").Default("2s").DurationVar(&cfg.Poll)
 	runCmd.Flag("tail.inotify", "Also wake on inotify events in each log's directory, for lower latency (Linux; polling goes on as the safety net).").BoolVar(&cfg.Inotify)
 	runCmd.Flag("tail.rotate-wait", "How long a rotated-away log must be quiet before it is let go (syslog daemons write to it until signalled).").Default("5s").DurationVar(&cfg.RotateWait)
 	runCmd.Flag("web.telemetry-path", "Path under which to expose the metrics.").Default("/metrics").StringVar(&cfg.TelemetryPath)
