@@ -82,6 +82,10 @@ func (p *Prog) analyse() error {
 		if f := outside(&nx.first); len(f) == 255 && !nx.match && !nx.assert {
 			in.next = int(slices.IndexFunc(nx.first[:], func(ok bool) bool { return ok }))
 		}
+		if nl := &p.insts[pc+1]; !in.greedy && nl.op == opLit && len(nl.lit) > 1 {
+			l := NewLiteral(string(nl.lit))
+			in.nextLit = &l
+		}
 		in.followAny = nx.match || nx.assert
 		in.possessive = !in.followAny
 		for b, ok := range in.class {

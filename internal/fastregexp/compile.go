@@ -70,7 +70,12 @@ type inst struct {
 	// next: the one byte that can follow the run (not followAny), which
 	// a byte search finds when the run gives back; -1 otherwise.
 	next int
-	x, y int
+	// nextLit: the literal that must follow a lazy run (" dsn=" after
+	// ".*?"), when it is longer than a byte: the run's candidate ends are
+	// where it occurs, found by its rarest byte, not every place its first
+	// byte (often a space) does.
+	nextLit *Literal
+	x, y    int
 	// saves are capture slots set to the position before the instruction
 	// runs: the Save instructions that preceded it, folded into it.
 	saves    []int

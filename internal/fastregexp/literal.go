@@ -11,6 +11,9 @@ type Literal struct {
 	text []byte
 	off  int  // position of key in text
 	key  byte // the rarest byte of text
+	// guard is the position of the rarest byte but the key, compared
+	// before the whole text: most occurrences of the key fail there.
+	guard int
 }
 
 // NewLiteral returns the literal s.
@@ -23,6 +26,12 @@ func NewLiteral(s string) Literal {
 	}
 	if len(s) > 0 {
 		l.key = s[l.off]
+	}
+	l.guard = l.off
+	for i := 0; i < len(s); i++ {
+		if i != l.off && (l.guard == l.off || ByteRank(s[i]) < ByteRank(s[l.guard])) {
+			l.guard = i
+		}
 	}
 	return l
 }
@@ -67,8 +76,8 @@ func (l *Literal) indexFrom(line []byte, first int) int {
 			}
 			i += j
 		}
-		if bytes.Equal(line[i-l.off:i-l.off+n], l.text) {
-			return i - l.off
+		if s := i - l.off; line[s+l.guard] == l.text[l.guard] && bytes.Equal(line[s:s+n], l.text) {
+			return s
 		}
 	}
 	return -1

@@ -97,6 +97,12 @@ func (m *Matcher) FindSubmatchIndex(p *Prog, b []byte, dst []int) (match []int, 
 // nextCandidate returns the first end from c to hi (inclusive) a lazy run
 // of in may have, or hi+1.
 func nextCandidate(in *inst, b []byte, c, hi int) int {
+	if in.nextLit != nil {
+		if i := in.nextLit.Index(b[c:min(hi+len(in.nextLit.text), len(b))]); i >= 0 {
+			return c + i
+		}
+		return hi + 1
+	}
 	if in.next >= 0 {
 		if i := bytes.IndexByte(b[c:min(hi+1, len(b))], byte(in.next)); i >= 0 {
 			return c + i
