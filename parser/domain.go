@@ -30,6 +30,61 @@ func normaliseDomain(d []byte, scratch *[]byte) []byte {
 	if len(d) == 0 || len(d) > 253 {
 		return invalidDomain
 	}
+	// Most domains are ASCII host names in lower case already: one pass
+	// checks that, and the rest take the long way.
+	n := 0 // bytes of the label so far
+	for i, c := range d {
+		switch hostByte[c] {
+		case hostLDH:
+		case hostDash:
+			if n == 0 {
+				return invalidDomain
+			}
+		case hostDot:
+			if n == 0 || d[i-1] == '-' {
+				return invalidDomain
+			}
+			n = 0
+			continue
+		default:
+			return foldDomain(d, scratch)
+		}
+		if n++; n > 63 {
+			return invalidDomain
+		}
+	}
+	if n == 0 || d[len(d)-1] == '-' {
+		return invalidDomain
+	}
+	return d
+}
+
+// Byte classes of host names, for normaliseDomain's one pass.
+const (
+	hostOther = iota // upper case, non-ASCII, or not in a host name
+	hostLDH          // a-z, 0-9 and _ (real MX targets and test domains have it)
+	hostDash
+	hostDot
+)
+
+var hostByte = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_':
+			t[c] = hostLDH
+		case c == '-':
+			t[c] = hostDash
+		case c == '.':
+			t[c] = hostDot
+		}
+	}
+	return t
+}()
+
+// foldDomain is normaliseDomain for a domain with upper case or non-ASCII
+// bytes (or invalid ones): lower-cased, or converted to A-labels, then
+// checked.
+func foldDomain(d []byte, scratch *[]byte) []byte {
 	lower, ascii := true, true
 	for _, c := range d {
 		if c >= utf8.RuneSelf {

@@ -44,20 +44,10 @@ type Parser struct {
 	match   fastregexp.Matcher
 	caps    []int
 	reasons classifier
-	// lits says, for the line being parsed, which of the rule set's
-	// literals were looked for (litSeen) and found (litIn).
-	lits []uint8
-	// keys holds, for the line being parsed, where each literal key first
-	// occurs (keyUnknown: not looked for yet; -1: nowhere).
-	keys []int
+	// keys holds, for the line being parsed, where each of the first 64
+	// literal keys first occurs (-1: nowhere), once Parse has looked.
+	keys [64]int
 }
-
-const keyUnknown = -2
-
-const (
-	litSeen = 1 << iota
-	litIn
-)
 
 // NewParser returns a parser for the lines of the named source.
 func NewParser(rs *RuleSet, source string) *Parser {
@@ -95,36 +85,39 @@ func (p *Parser) Parse(line []byte, ev *Event) (Result, *Rule) {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
-	rs := p.rules
-	if n := len(rs.literals); cap(p.lits) < n {
-		p.lits = make([]uint8, n)
-	}
-	if n := len(rs.keys); cap(p.keys) < n {
-		p.keys = make([]int, n)
-	}
-	lits, keys := p.lits[:len(rs.literals)], p.keys[:len(rs.keys)]
-	clear(lits)
-	for i := range keys {
-		keys[i] = keyUnknown
-	}
-	for _, r := range p.rules.Rules {
-		if r.lit >= 0 {
-			st := lits[r.lit]
-			if st == 0 {
-				l, k := &rs.literals[r.lit], rs.litKey[r.lit]
-				if keys[k] == keyUnknown {
-					keys[k] = bytes.IndexByte(line, l.Key())
+	// Whether each literal is in the line is found once, when a rule first
+	// needs it, and kept in bit masks (the first 64 literals; beyond, each
+	// rule looks again); so is where each key byte first occurs.
+	plan := p.rules.plan
+	var seen, in, known uint64
+	for i := range plan {
+		st := &plan[i]
+		if st.lit != nil {
+			var ok bool
+			if seen&st.bit != 0 {
+				ok = in&st.bit != 0
+			} else {
+				var first int
+				if known&st.kbit != 0 {
+					first = p.keys[st.key&63]
+				} else {
+					first = bytes.IndexByte(line, st.keyByte)
+					if st.kbit != 0 {
+						p.keys[st.key&63] = first
+						known |= st.kbit
+					}
 				}
-				st = litSeen
-				if l.InFrom(line, keys[k]) {
-					st |= litIn
+				ok = st.lit.InFrom(line, first)
+				seen |= st.bit
+				if ok {
+					in |= st.bit
 				}
-				lits[r.lit] = st
 			}
-			if st&litIn == 0 {
+			if !ok {
 				continue
 			}
 		}
+		r := st.rule
 		if len(r.also) > 0 && !slices.ContainsFunc(r.also, func(l fastregexp.Literal) bool { return l.In(line) }) {
 			continue
 		}

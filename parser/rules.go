@@ -88,6 +88,20 @@ type RuleSet struct {
 	literals []fastregexp.Literal
 	keys     []byte
 	litKey   []int
+	// plan is Rules as Parse walks them: each rule with its literal and
+	// key, side by side, so that the walk reads one array.
+	plan []planStep
+}
+
+// planStep is one rule of the plan.
+type planStep struct {
+	rule *Rule
+	lit  *fastregexp.Literal // nil: none
+	// bit is the literal's in Parse's masks, kbit its key's: the first 64
+	// of each have one, the others 0 (looked for by each rule again).
+	bit, kbit uint64
+	key       uint8 // index of the key among the first 64
+	keyByte   byte
 }
 
 // Field names a capture group may have.
@@ -245,6 +259,20 @@ func Parse(name string, data []byte) (*RuleSet, error) {
 			}
 		}
 		rs.Rules = append(rs.Rules, r)
+	}
+	for _, r := range rs.Rules {
+		st := planStep{rule: r}
+		if r.lit >= 0 {
+			st.lit = &rs.literals[r.lit]
+			st.keyByte = st.lit.Key()
+			if r.lit < 64 {
+				st.bit = 1 << r.lit
+			}
+			if k := rs.litKey[r.lit]; k < 64 {
+				st.kbit, st.key = 1<<k, uint8(k)
+			}
+		}
+		rs.plan = append(rs.plan, st)
 	}
 	if len(cfg.Reasons) > maxReasons {
 		return nil, fmt.Errorf("%s:%d: %d reasons: at most %d (each is a label value)", name, top("reasons"), len(cfg.Reasons), maxReasons)

@@ -83,7 +83,19 @@ type TimeParser struct {
 	dayKey  int64
 	dayFast bool
 	dayBase int64
+
+	// The last stamp read, with the two bytes after it (all that any form
+	// looks at past its end), and its time: lines come in bursts within a
+	// second, and a line that starts with the same bytes has the same time.
+	last    [lastMax]byte
+	lastLen int // 0: none
+	lastN   int
+	lastT   time.Time
 }
+
+// lastMax bounds the stamps the last-stamp cache keeps: the longest form,
+// RFC 5424 with nanoseconds and an offset, with the two bytes after it.
+const lastMax = 48
 
 // NewTimeParser returns a parser that puts zone-less times in loc (time.Local
 // if loc is nil), with the reference time set to now.
@@ -103,6 +115,7 @@ func NewTimeParser(loc *time.Location) *TimeParser {
 // reference moves to another (UTC) day.
 func (p *TimeParser) SetReference(ref time.Time) {
 	p.ref = ref
+	p.lastLen = 0 // a year-less stamp may read differently now
 	day := floorDiv(ref.Unix(), secPerDay)
 	if day != p.refDay || p.gen == 0 {
 		p.refDay = day
@@ -121,6 +134,18 @@ func (p *TimeParser) Parse(b []byte) (t time.Time, n int, ok bool) {
 	if p.gen == 0 || p.loc == nil {
 		p.lazyInit()
 	}
+	if k := p.lastLen; k > 0 && len(b) >= k && string(b[:k]) == string(p.last[:k]) {
+		return p.lastT, p.lastN, true
+	}
+	t, n, ok = p.parse(b)
+	if ok && n+2 <= min(len(b), lastMax) {
+		p.lastLen = copy(p.last[:], b[:n+2])
+		p.lastN, p.lastT = n, t
+	}
+	return t, n, ok
+}
+
+func (p *TimeParser) parse(b []byte) (time.Time, int, bool) {
 	if len(b) == 0 {
 		return time.Time{}, 0, false
 	}

@@ -626,6 +626,43 @@ func FuzzTimeParser(f *testing.F) {
 	})
 }
 
+// FuzzTimeParserLastStamp: a parser that has just read one line reads the
+// next exactly as a new parser does, whether the next starts with the same
+// stamp or with one that differs only after it (a fraction, a zone, a byte
+// that ends no stamp).
+func FuzzTimeParserLastStamp(f *testing.F) {
+	for _, pair := range [][2]string{
+		{"Nov 27 06:00:00 mx1 a", "Nov 27 06:00:00 mx1 b"},
+		{"Nov 27 06:00:00 mx1", "Nov 27 06:00:00.5 mx1"},
+		{"Nov 27 06:00:00 mx1", "Nov 27 06:00:00x mx1"},
+		{"Nov 27 06:00:00 mx1", "Nov 27 06:00:00"},
+		{"Nov  7 06:00:00 mx1", "Nov  7 06:00:01 mx1"},
+		{"2026-11-27 06:02:21 1xWp04-0000GB-00 =>", "2026-11-27 06:02:21 +0100 1xWp04"},
+		{"2026-11-27 06:02:21 1xWp04-0000GB-00 =>", "2026-11-27 06:02:21 +01"},
+		{"2026-11-27 06:02:21 +0100 x", "2026-11-27 06:02:21 +01:00 x"},
+		{"2026-11-27 06:02:21 +0100 x", "2026-11-27 06:02:21 +0100x"},
+		{"2026-11-27T06:07:39.603940+00:00 vm", "2026-11-27T06:07:39.603940+00:00vm"},
+		{"<22>1 2026-11-27T06:07:39Z vm", "<22>1 2026-11-27T06:07:39Z vm postfix"},
+	} {
+		f.Add([]byte(pair[0]), []byte(pair[1]), int64(0))
+	}
+	ny := loadLoc(f, "America/New_York")
+	base := utc(2026, 6, 15, 12, 0, 0, 0)
+	f.Fuzz(func(t *testing.T, a, b []byte, refOff int64) {
+		ref := base.Add(time.Duration(refOff%(100*365*secPerDay)) * time.Second)
+		p := NewTimeParser(ny)
+		p.SetReference(ref)
+		p.Parse(a)
+		got, n, ok := p.Parse(b)
+		fresh := NewTimeParser(ny)
+		fresh.SetReference(ref)
+		want, wn, wok := fresh.Parse(b)
+		if ok != wok || n != wn || !got.Equal(want) {
+			t.Fatalf("Parse(%q) after Parse(%q): %v, %d, %v; a new parser: %v, %d, %v", b, a, got, n, ok, want, wn, wok)
+		}
+	})
+}
+
 func BenchmarkTimeParser(b *testing.B) {
 	cases := []struct{ name, in string }{
 		{"RFC3164", "Nov 27 06:02:21 mail postfix/smtp[4242]: 4XyZ: to=<a@example.com>"},
