@@ -119,10 +119,10 @@ func codeFromText(text []byte) (Code, uint16) {
 			return code, reply
 		}
 		if colon <= i {
-			colon = after(text, i+1, ':', ' ')
+			colon = after(text, i+1, ": ", 0)
 		}
 		if quote <= i {
-			quote = after(text, i+1, '=', '"')
+			quote = after(text, i+1, `="`, 1)
 		}
 		i = min(colon, quote)
 	}
@@ -164,15 +164,17 @@ func replyAt(text []byte, i int) (Code, uint16, bool) {
 }
 
 // after returns the first position from from on that follows the two bytes
-// a and b, or len(text).
-func after(text []byte, from int, a, b byte) int {
-	for k := max(from-2, 0); k+1 < len(text); k++ {
-		j := bytes.IndexByte(text[k:len(text)-1], a)
+// of pair, or len(text). It searches for pair[key], the rarer of the two:
+// the ':' of ": ", the '"' of `="` (Exim's text has an '=' in every field).
+func after(text []byte, from int, pair string, key int) int {
+	for k := max(from-2, 0) + key; k+1-key < len(text); k++ {
+		j := bytes.IndexByte(text[k:len(text)-1+key], pair[key])
 		if j < 0 {
 			break
 		}
-		if k += j; text[k+1] == b {
-			return k + 2
+		k += j
+		if s := k - key; text[s] == pair[0] && text[s+1] == pair[1] {
+			return s + 2
 		}
 	}
 	return len(text)
