@@ -83,11 +83,10 @@ type RuleSet struct {
 	Reasons []*ReasonRule
 	// literals are the rules' prefilters, each once: rules that share one
 	// (", status=") search a line for it once. keys are the bytes they are
-	// searched by, each once, and litKey the index of each literal's key:
-	// literals with the same key (" => ", " -> ") share its first search.
+	// searched by, each once: literals with the same key (" => ", " -> ")
+	// share its first search.
 	literals []fastregexp.Literal
 	keys     []byte
-	litKey   []int
 	// plan is Rules as Parse walks them: each rule with its literal and
 	// key, side by side, so that the walk reads one array.
 	plan []planStep
@@ -250,12 +249,9 @@ func Parse(name string, data []byte) (*RuleSet, error) {
 				r.lit = len(rs.literals)
 				l := fastregexp.NewLiteral(r.contains)
 				rs.literals = append(rs.literals, l)
-				k := bytes.IndexByte(rs.keys, l.Key())
-				if k < 0 {
-					k = len(rs.keys)
+				if bytes.IndexByte(rs.keys, l.Key()) < 0 {
 					rs.keys = append(rs.keys, l.Key())
 				}
-				rs.litKey = append(rs.litKey, k)
 			}
 		}
 		rs.Rules = append(rs.Rules, r)
@@ -268,7 +264,7 @@ func Parse(name string, data []byte) (*RuleSet, error) {
 			if r.lit < 64 {
 				st.bit = 1 << r.lit
 			}
-			if k := rs.litKey[r.lit]; k < 64 {
+			if k := bytes.IndexByte(rs.keys, st.keyByte); k < 64 {
 				st.kbit, st.key = 1<<k, uint8(k)
 			}
 		}
