@@ -76,6 +76,10 @@ func (p *Parser) SetReference(ref time.Time) {
 	p.times.SetReference(ref)
 }
 
+// searchEach makes Parse search for each literal on its own, as it does on
+// machines without the vector code: tests set it to check that path.
+var searchEach = false
+
 // Parse reads one line (without its newline) into ev. ev is filled only when
 // the result is Matched; rule is the rule that matched (nil for Unmatched).
 func (p *Parser) Parse(line []byte, ev *Event) (Result, *Rule) {
@@ -85,11 +89,17 @@ func (p *Parser) Parse(line []byte, ev *Event) (Result, *Rule) {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
-	// Whether each literal is in the line is found once, when a rule first
-	// needs it, and kept in bit masks (the first 64 literals; beyond, each
-	// rule looks again); so is where each key byte first occurs.
+	// Whether each literal is in the line is kept in bit masks (the first
+	// 64 literals; beyond, each rule looks again): found in one pass over
+	// the line for all of them, or, on machines without the vector code,
+	// when a rule first needs it, with where each key byte first occurs.
 	plan := p.rules.plan
 	var seen, in, known uint64
+	if !searchEach {
+		if found, ok := p.rules.set.In(line); ok {
+			seen, in = p.rules.inSet, found
+		}
+	}
 	for i := range plan {
 		st := &plan[i]
 		if st.lit != nil {

@@ -27,14 +27,20 @@ func firstMatch(rs *RuleSet, line []byte) *Rule {
 	return nil
 }
 
+// checkFirstMatch checks Parse both ways it finds the literals: all in one
+// pass (where the machine has the vector code), and each on its own.
 func checkFirstMatch(t *testing.T, rs *RuleSet, lines [][]byte) {
 	t.Helper()
-	p := NewParser(rs, "test")
-	var ev Event
-	for _, line := range lines {
-		_, got := p.Parse(line, &ev)
-		if want := firstMatch(rs, line); got != want {
-			t.Fatalf("%q: Parse took rule %v, the first that matches is %v", line, name(got), name(want))
+	defer func() { searchEach = false }()
+	for _, each := range []bool{false, true} {
+		searchEach = each
+		p := NewParser(rs, "test")
+		var ev Event
+		for _, line := range lines {
+			_, got := p.Parse(line, &ev)
+			if want := firstMatch(rs, line); got != want {
+				t.Fatalf("searching for each literal on its own: %v; %q: Parse took rule %v, the first that matches is %v", each, line, name(got), name(want))
+			}
 		}
 	}
 }

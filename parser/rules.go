@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/fastregexp"
+	"github.com/bouncewatch/bouncewatch/internal/litset"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
@@ -86,7 +87,11 @@ type RuleSet struct {
 	// searched by, each once: literals with the same key (" => ", " -> ")
 	// share its first search.
 	literals []fastregexp.Literal
-	keys     []byte
+	// set finds, in one pass over a line, which of the first 64 literals
+	// (the bits of inSet) it holds.
+	set   *litset.Set
+	inSet uint64
+	keys  []byte
 	// plan is Rules as Parse walks them: each rule with its literal and
 	// key, side by side, so that the walk reads one array.
 	plan []planStep
@@ -269,6 +274,15 @@ func Parse(name string, data []byte) (*RuleSet, error) {
 			}
 		}
 		rs.plan = append(rs.plan, st)
+	}
+	texts := make([]string, min(len(rs.literals), 64))
+	for i := range texts {
+		texts[i] = rs.literals[i].Text()
+	}
+	rs.set = litset.New(texts)
+	rs.inSet = 1<<len(texts) - 1
+	if len(texts) == 64 {
+		rs.inSet = ^uint64(0)
 	}
 	if len(cfg.Reasons) > maxReasons {
 		return nil, fmt.Errorf("%s:%d: %d reasons: at most %d (each is a label value)", name, top("reasons"), len(cfg.Reasons), maxReasons)
