@@ -83,6 +83,9 @@ type inst struct {
 	class    *[256]bool
 	follow   *[256]bool
 	lit      []byte
+	// word and wordMask are lit as a little-endian load of 8 bytes reads
+	// it, when it is no longer: one comparison, not a call.
+	word, wordMask uint64
 }
 
 // Prog is a compiled regexp. It is immutable and safe for concurrent use;
@@ -137,6 +140,14 @@ func Compile(expr string) (*Prog, error) {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
 	p.foldSaves()
+	for i := range p.insts {
+		if in := &p.insts[i]; in.op == opLit && len(in.lit) <= 8 {
+			for k, c := range in.lit {
+				in.word |= uint64(c) << (8 * k)
+				in.wordMask |= 0xff << (8 * k)
+			}
+		}
+	}
 	return p, nil
 }
 

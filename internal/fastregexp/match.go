@@ -2,6 +2,7 @@ package fastregexp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -192,7 +193,13 @@ func (m *Matcher) try(p *Prog, b []byte, pos int, caps []int) (found, ok bool) {
 		case opMatch:
 			return true, true
 		case opLit:
-			if len(b)-pos >= len(in.lit) && bytes.Equal(b[pos:pos+len(in.lit)], in.lit) {
+			var ok bool
+			if in.wordMask != 0 && len(b)-pos >= 8 {
+				ok = binary.LittleEndian.Uint64(b[pos:])&in.wordMask == in.word
+			} else {
+				ok = len(b)-pos >= len(in.lit) && bytes.Equal(b[pos:pos+len(in.lit)], in.lit)
+			}
+			if ok {
 				pos += len(in.lit)
 				pc++
 				continue
