@@ -28,17 +28,23 @@ const (
 	kLazy                 // run at pc: try longer ends from a+1 up to b
 )
 
-// FindSubmatchIndex is regexp's FindSubmatchIndex, appending to dst[:0]. ok
-// is false when the match would take too many steps (a regexp that
-// backtracks a lot on this input): the caller should ask regexp instead.
+// FindSubmatchIndex is regexp's FindSubmatchIndex, written in dst's memory
+// when it has room, else in the Matcher's: the match is valid until the
+// next call, and dst's contents are not kept (a match is built in place,
+// not copied). ok is false when the match would take too many steps (a
+// regexp that backtracks a lot on this input): the caller should ask
+// regexp instead.
 func (m *Matcher) FindSubmatchIndex(p *Prog, b []byte, dst []int) (match []int, ok bool) {
 	m.steps = 4*len(p.insts)*(len(b)+1) + 4096
-	if cap(m.caps) < p.ncap {
-		m.caps = make([]int, p.ncap)
+	if cap(dst) < p.ncap {
+		if cap(m.caps) < p.ncap {
+			m.caps = make([]int, p.ncap)
+		}
+		dst = m.caps
 	}
-	caps := m.caps[:p.ncap]
+	caps := dst[:p.ncap]
 	if p.anchor != nil {
-		return m.anchored(p, b, dst, caps)
+		return m.anchored(p, b, caps)
 	}
 	for pos := 0; pos <= len(b); {
 		if p.prefix != nil {
@@ -79,7 +85,7 @@ func (m *Matcher) FindSubmatchIndex(p *Prog, b []byte, dst []int) (match []int, 
 			return nil, false
 		}
 		if found {
-			return append(dst[:0], caps...), true
+			return caps, true
 		}
 		if p.anchored || pos == len(b) {
 			break
@@ -119,7 +125,7 @@ func nextCandidate(in *inst, b []byte, c, hi int) int {
 // anchored finds the match of a program with an anchor (see Prog.anchor):
 // for each occurrence of the anchor, in order, the run of the class that
 // ends there, and the prefix before it, give the one start to try.
-func (m *Matcher) anchored(p *Prog, b []byte, dst, caps []int) ([]int, bool) {
+func (m *Matcher) anchored(p *Prog, b []byte, caps []int) ([]int, bool) {
 	run, prefix := &p.insts[p.quick], p.prefix
 	for from := 0; from < len(b); {
 		i := p.anchor.Index(b[from:])
@@ -146,7 +152,7 @@ func (m *Matcher) anchored(p *Prog, b []byte, dst, caps []int) ([]int, bool) {
 			return nil, false
 		}
 		if found {
-			return append(dst[:0], caps...), true
+			return caps, true
 		}
 	}
 	return nil, true
