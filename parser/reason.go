@@ -285,7 +285,7 @@ func ReplyText(text []byte) []byte {
 	text = bytes.TrimLeft(text, " ")
 	switch {
 	case bytes.HasPrefix(text, []byte("R=")) || bytes.HasPrefix(text, []byte("T=")) || bytes.HasPrefix(text, []byte("F=")):
-		if i := bytes.Index(text, []byte("defer (")); i >= 0 {
+		if i := indexDefer(text); i >= 0 {
 			if j := bytes.Index(text[i:], []byte(": ")); j >= 0 {
 				return text[i+j+2:]
 			}
@@ -297,6 +297,20 @@ func ReplyText(text []byte) []byte {
 		return text[2:]
 	}
 	return text
+}
+
+// indexDefer is bytes.Index(text, []byte("defer (")), found by the '(',
+// which is rare in Exim's text (the 'd' of "R=dnslookup" is not).
+func indexDefer(text []byte) int {
+	for k := 0; ; k++ {
+		i := bytes.IndexByte(text[k:], '(')
+		if i < 0 {
+			return -1
+		}
+		if k += i; k >= 6 && string(text[k-6:k]) == "defer " {
+			return k - 6
+		}
+	}
 }
 
 // maxReasonText is how much of a reply is looked at for its reason.
