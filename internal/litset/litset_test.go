@@ -26,7 +26,7 @@ func shippedLiterals(t testing.TB) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !contains(lits, s) {
+		if !slices.Contains(lits, s) {
 			lits = append(lits, s)
 		}
 	}
@@ -34,15 +34,6 @@ func shippedLiterals(t testing.TB) []string {
 		t.Fatalf("rules.yaml: only %d literals found", len(lits))
 	}
 	return lits
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // logLines returns the lines of the repository's real Postfix and Exim logs.
