@@ -76,7 +76,8 @@ func (l *Literal) indexFrom(line []byte, first int) int {
 			}
 			i += j
 		}
-		if s := i - l.off; line[s+l.guard] == l.text[l.guard] && bytes.Equal(line[s:s+n], l.text) {
+		// A literal of one or two bytes is its key and its guard.
+		if s := i - l.off; line[s+l.guard] == l.text[l.guard] && (n <= 2 || bytes.Equal(line[s:s+n], l.text)) {
 			return s
 		}
 	}
