@@ -135,8 +135,17 @@ func (m *Matcher) anchored(p *Prog, b []byte, caps []int) ([]int, bool) {
 		q := from + i
 		from = q + 1
 		s := q
-		for s > 0 && run.class[b[s-1]] {
-			s--
+		if run.min == run.max {
+			// A run of fixed length ([0-9A-Za-z]{6} before Exim's "-")
+			// starts at one place: the byte before it, in the prefix or
+			// not of the class, rules out most occurrences at once.
+			if s = q - run.min; s < len(prefix) || s > 0 && run.class[b[s-1]] || !allIn(run.class, b[s:q]) {
+				continue
+			}
+		} else {
+			for s > 0 && run.class[b[s-1]] {
+				s--
+			}
 		}
 		if m.steps -= 1 + (q-s)>>4; m.steps < 0 {
 			return nil, false
@@ -156,6 +165,15 @@ func (m *Matcher) anchored(p *Prog, b []byte, caps []int) ([]int, bool) {
 		}
 	}
 	return nil, true
+}
+
+func allIn(class *[256]bool, b []byte) bool {
+	for _, c := range b {
+		if !class[c] {
+			return false
+		}
+	}
+	return true
 }
 
 // quickOK says whether the run in can begin at pos: long enough, and ended
