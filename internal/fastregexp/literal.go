@@ -58,8 +58,11 @@ func (l *Literal) InFrom(line []byte, first int) bool {
 
 // Index returns where the literal first occurs in line, or -1.
 func (l *Literal) Index(line []byte) int {
-	if len(l.text) == 0 {
+	switch len(l.text) {
+	case 0:
 		return 0
+	case 1:
+		return bytes.IndexByte(line, l.key)
 	}
 	return l.indexFrom(line, 0)
 }
