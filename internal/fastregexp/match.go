@@ -202,16 +202,21 @@ func (m *Matcher) try(p *Prog, b []byte, pos int, caps []int) (found, ok bool) {
 	stack := m.stack[:0]
 	defer m.keep(&stack)
 	pc := 0
+	insts := p.insts
 	for {
 		if m.steps--; m.steps < 0 {
 			return false, false
 		}
-		in := &p.insts[pc]
-		for _, slot := range in.saves {
-			if len(stack) > 0 { // with no choice left, nothing is undone
-				stack = append(stack, entry{kind: kRestore, a: slot, b: caps[slot]})
+		in := &insts[pc]
+		if len(stack) == 0 { // with no choice left, nothing is undone
+			for _, slot := range in.saves {
+				caps[slot] = pos
 			}
-			caps[slot] = pos
+		} else {
+			for _, slot := range in.saves {
+				stack = append(stack, entry{kind: kRestore, a: slot, b: caps[slot]})
+				caps[slot] = pos
+			}
 		}
 		switch in.op {
 		case opMatch:
