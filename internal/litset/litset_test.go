@@ -131,10 +131,12 @@ func TestScanIsThePositionByPositionLookup(t *testing.T) {
 		s := New(set)
 		blocks := rng.IntN(5)
 		buf := make([]byte, 32*blocks+2)
-		for i := range buf {
-			buf[i] = randomByte(rng)
-			if rng.IntN(40) == 0 {
+		for i := 0; i < len(buf); {
+			if rng.IntN(20) == 0 {
 				i += copy(buf[i:], set[rng.IntN(len(set))])
+			} else {
+				buf[i] = randomByte(rng)
+				i++
 			}
 		}
 		wantBlock, wantMask := -1, uint32(0)
@@ -190,9 +192,13 @@ func TestInManyLiterals(t *testing.T) {
 	for round := range 200 {
 		lits := randomLiterals(rng)
 		s := New(lits)
-		for range 50 {
+		for k := range 50 {
+			size := rng.IntN(300)
+			if k == 0 {
+				size = 3000 // many blocks, and literals in the last
+			}
 			var line []byte
-			for len(line) < rng.IntN(300) {
+			for len(line) < size {
 				if rng.IntN(8) == 0 {
 					line = append(line, lits[rng.IntN(len(lits))]...)
 				} else {
