@@ -128,15 +128,25 @@ func (s *Set) In(line []byte) (uint64, bool) {
 		copy(pad[:], line)
 		return in | s.blocks(line, pad[:], (n+31)/32), true
 	}
+	// Whole blocks up to n-2; the positions left, but the last two, are
+	// the end of one more block, which starts inside the last.
 	blocks := (n - 2) / 32
-	in |= s.blocks(line, line, blocks)
-	if rest := n - 2 - 32*blocks; rest > 0 {
-		// The positions left, but the last two, are the end of one more
-		// block, which starts inside the last.
-		start := n - 34
-		if i, mask := scan(&s.t, &line[start], 1); i == 0 {
-			in |= s.compare(line, start, mask&^(1<<(32-rest)-1))
+	rest := n - 2 - 32*blocks
+	var last *byte
+	if rest > 0 {
+		last = &line[n-34]
+	}
+	for from := 0; from < blocks || last != nil; {
+		i, mask := scan(&s.t, &line[32*from], blocks-from, last)
+		if i < 0 {
+			break
 		}
+		if from += i; from == blocks {
+			in |= s.compare(line, n-34, mask&^(1<<(32-rest)-1))
+			break
+		}
+		in |= s.compare(line, 32*from, mask)
+		from++
 	}
 	if s.short {
 		// Only a window shorter than 3 can start at the last two.
@@ -150,7 +160,7 @@ func (s *Set) In(line []byte) (uint64, bool) {
 func (s *Set) blocks(line, buf []byte, blocks int) uint64 {
 	var in uint64
 	for from := 0; from < blocks; {
-		i, mask := scan(&s.t, &buf[32*from], blocks-from)
+		i, mask := scan(&s.t, &buf[32*from], blocks-from, nil)
 		if i < 0 {
 			break
 		}

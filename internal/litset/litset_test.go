@@ -114,8 +114,9 @@ func bucketsAt(s *Set, buf []byte, p int) uint8 {
 	return s.bucketsOf(load3(buf, p))
 }
 
-// TestScanIsThePositionByPositionLookup: the vector code returns the first
-// block with a position whose six lookups leave a bucket, and each such
+// TestScanIsThePositionByPositionLookup: of the blocks the vector code
+// looks at (whole blocks, then one that may start anywhere), it returns the
+// first with a position whose six lookups leave a bucket, and each such
 // position of the block, as the lookups done one position at a time do.
 func TestScanIsThePositionByPositionLookup(t *testing.T) {
 	if !vector {
@@ -130,7 +131,7 @@ func TestScanIsThePositionByPositionLookup(t *testing.T) {
 		}
 		s := New(set)
 		blocks := rng.IntN(5)
-		buf := make([]byte, 32*blocks+2)
+		buf := make([]byte, 32*blocks+2+rng.IntN(40))
 		for i := 0; i < len(buf); {
 			if rng.IntN(20) == 0 {
 				i += copy(buf[i:], set[rng.IntN(len(set))])
@@ -139,23 +140,34 @@ func TestScanIsThePositionByPositionLookup(t *testing.T) {
 				i++
 			}
 		}
+		starts := make([]int, blocks)
+		for i := range starts {
+			starts[i] = 32 * i
+		}
+		var last *byte
+		if len(buf) >= 34 && rng.IntN(2) == 0 {
+			k := rng.IntN(len(buf) - 33)
+			last = &buf[k]
+			starts = append(starts, k)
+		}
 		wantBlock, wantMask := -1, uint32(0)
-		for p := range 32 * blocks {
-			if bucketsAt(s, buf, p) != 0 {
-				if wantBlock < 0 {
-					wantBlock = p / 32
+		for i, start := range starts {
+			for p := range 32 {
+				if bucketsAt(s, buf, start+p) != 0 {
+					wantMask |= 1 << p
 				}
-				if p/32 == wantBlock {
-					wantMask |= 1 << (p % 32)
-				}
+			}
+			if wantMask != 0 {
+				wantBlock = i
+				break
 			}
 		}
 		var first *byte
-		if len(buf) > 0 {
+		if blocks > 0 {
 			first = &buf[0]
 		}
-		if block, mask := scan(&s.t, first, blocks); block != wantBlock || mask != wantMask {
-			t.Fatalf("literals %q, %q: scan = %d, %#x; want %d, %#x", set, buf, block, mask, wantBlock, wantMask)
+		if block, mask := scan(&s.t, first, blocks, last); block != wantBlock || mask != wantMask {
+			t.Fatalf("literals %q, %q, blocks from %v: scan = %d, %#x; want %d, %#x", set, buf, starts, block, mask, wantBlock, wantMask)
 		}
 	}
 }

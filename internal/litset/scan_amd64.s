@@ -1,19 +1,32 @@
 #include "textflag.h"
 
-// func scan(t *tables, p *byte, blocks int) (block int, mask uint32)
+// func scan(t *tables, p *byte, blocks int, last *byte) (block int, mask uint32)
 //
-// For each block of 32 positions: the bytes at p, p+1 and p+2 are each
+// For each block of 32 positions (blocks of them from p, then one from last
+// unless it is nil): the bytes at a position and the next two are each
 // split into their low and high 4-bit halves, VPSHUFB looks the halves up
 // in the tables of window bytes 0, 1 and 2, and the six lookups are ANDed: a
 // bit left in a position's byte is a bucket whose window may start there.
 // The first block with a byte left is returned, with a bit per such byte.
-TEXT ·scan(SB), NOSPLIT, $0-36
+TEXT ·scan(SB), NOSPLIT, $0-44
 	MOVQ  t+0(FP), AX
 	MOVQ  p+8(FP), SI
-	MOVQ  blocks+16(FP), CX
+	MOVQ  blocks+16(FP), DX
+	MOVQ  last+24(FP), R8
 	XORQ  BX, BX
+	MOVQ  DX, CX
+	TESTQ R8, R8
+	JZ    counted
+	INCQ  CX
+
+counted:
 	TESTQ CX, CX
 	JZ    none
+	TESTQ DX, DX
+	JNZ   tables
+	MOVQ  R8, SI
+
+tables:
 	VMOVDQU 0(AX), Y0
 	VMOVDQU 32(AX), Y1
 	VMOVDQU 64(AX), Y2
@@ -51,23 +64,29 @@ loop:
 	VPAND   Y8, Y10, Y10
 
 	VPCMPEQB  Y7, Y10, Y10
-	VPMOVMSKB Y10, DX
-	NOTL      DX
-	TESTL     DX, DX
+	VPMOVMSKB Y10, R10
+	NOTL      R10
+	TESTL     R10, R10
 	JNZ       found
-	ADDQ      $32, SI
 	INCQ      BX
 	CMPQ      BX, CX
-	JB        loop
+	JAE       end
+	ADDQ      $32, SI
+	CMPQ      BX, DX
+	JNE       loop
+	MOVQ      R8, SI
+	JMP       loop
+
+end:
 	VZEROUPPER
 
 none:
-	MOVQ $-1, block+24(FP)
-	MOVL $0, mask+32(FP)
+	MOVQ $-1, block+32(FP)
+	MOVL $0, mask+40(FP)
 	RET
 
 found:
 	VZEROUPPER
-	MOVQ BX, block+24(FP)
-	MOVL DX, mask+32(FP)
+	MOVQ BX, block+32(FP)
+	MOVL R10, mask+40(FP)
 	RET

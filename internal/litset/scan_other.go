@@ -6,6 +6,6 @@ package litset
 // each literal on its own.
 var vector = false
 
-func scan(t *tables, p *byte, blocks int) (block int, mask uint32) {
+func scan(t *tables, p *byte, blocks int, last *byte) (block int, mask uint32) {
 	panic("litset: no vector code")
 }
