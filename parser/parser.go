@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"math/bits"
 	"slices"
 	"time"
 
@@ -95,12 +96,30 @@ func (p *Parser) Parse(line []byte, ev *Event) (Result, *Rule) {
 	// when a rule first needs it, with where each key byte first occurs.
 	plan := p.rules.plan
 	var seen, in, known uint64
+	// todo has a bit for each of the first 64 steps of the plan that may
+	// take the line (the steps beyond are all tried): with the literals
+	// known, only the rules with one the line holds, or with none.
+	todo := ^uint64(0)
 	if !searchEach {
 		if found, ok := p.rules.set.In(line); ok {
 			seen, in = p.rules.inSet, found
+			todo = p.rules.noLit
+			for b := found; b != 0; b &= b - 1 {
+				todo |= p.rules.stepsOf[bits.TrailingZeros64(b)]
+			}
 		}
 	}
-	for i := range plan {
+	for i := 0; i < len(plan); i++ {
+		if i < 64 {
+			if t := todo >> i; t != 0 {
+				i += bits.TrailingZeros64(t)
+			} else {
+				i = 64
+			}
+			if i >= len(plan) {
+				break
+			}
+		}
 		st := &plan[i]
 		if st.lit != nil {
 			var ok bool

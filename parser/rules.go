@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"reflect"
 	"regexp"
@@ -95,6 +96,11 @@ type RuleSet struct {
 	// plan is Rules as Parse walks them: each rule with its literal and
 	// key, side by side, so that the walk reads one array.
 	plan []planStep
+	// stepsOf has, for each of the first 64 literals, a bit for each of
+	// the first 64 steps of the plan with that literal; noLit a bit for each
+	// step with no literal, or one beyond the first 64.
+	stepsOf [64]uint64
+	noLit   uint64
 }
 
 // planStep is one rule of the plan.
@@ -278,6 +284,13 @@ func Parse(name string, data []byte) (*RuleSet, error) {
 	texts := make([]string, min(len(rs.literals), 64))
 	for i := range texts {
 		texts[i] = rs.literals[i].Text()
+	}
+	for j, st := range rs.plan[:min(len(rs.plan), 64)] {
+		if st.bit == 0 {
+			rs.noLit |= 1 << j
+		} else {
+			rs.stepsOf[bits.TrailingZeros64(st.bit)] |= 1 << j
+		}
 	}
 	rs.set = litset.New(texts)
 	rs.inSet = 1<<len(texts) - 1
