@@ -167,6 +167,7 @@ func (m *Matcher) anchored(p *Prog, b []byte, caps []int) ([]int, bool) {
 	return nil, true
 }
 
+// allIn says whether every byte of b is in class.
 func allIn(class *[256]bool, b []byte) bool {
 	for _, c := range b {
 		if !class[c] {

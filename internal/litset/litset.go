@@ -120,24 +120,23 @@ func (s *Set) In(line []byte) (uint64, bool) {
 	}
 	in := s.always
 	n := len(line)
-	if n < 34 {
-		// Too short for the vector code, which reads two bytes past each
-		// block of 32 positions: it reads a copy, padded with zeroes (which
-		// only the comparison rules out).
-		var pad [66]byte
-		copy(pad[:], line)
-		return in | s.blocks(line, pad[:], (n+31)/32), true
-	}
-	// Whole blocks up to n-2; the positions left, but the last two, are
-	// the end of one more block, which starts inside the last.
-	blocks := (n - 2) / 32
+	// The vector code reads two bytes past each block of 32 positions. It
+	// reads whole blocks up to n-2; the positions left, but the last two,
+	// are the end of one more block, which starts inside the last. A line
+	// too short for that is read from a copy padded with zeroes (which only
+	// the comparison rules out).
+	buf, blocks := line, (n-2)/32
 	rest := n - 2 - 32*blocks
 	var last *byte
-	if rest > 0 {
+	if n < 34 {
+		var pad [66]byte
+		copy(pad[:], line)
+		buf, blocks, rest = pad[:], (n+31)/32, 0
+	} else if rest > 0 {
 		last = &line[n-34]
 	}
 	for from := 0; from < blocks || last != nil; {
-		i, mask := scan(&s.t, &line[32*from], blocks-from, last)
+		i, mask := scan(&s.t, &buf[32*from], blocks-from, last)
 		if i < 0 {
 			break
 		}
@@ -148,27 +147,11 @@ func (s *Set) In(line []byte) (uint64, bool) {
 		in |= s.compare(line, 32*from, mask)
 		from++
 	}
-	if s.short {
+	if s.short && n >= 34 {
 		// Only a window shorter than 3 can start at the last two.
 		in |= s.compare(line, n-2, 3)
 	}
 	return in, true
-}
-
-// blocks returns the literals at the positions of the first blocks of 32
-// of buf, which holds line, or a padded copy.
-func (s *Set) blocks(line, buf []byte, blocks int) uint64 {
-	var in uint64
-	for from := 0; from < blocks; {
-		i, mask := scan(&s.t, &buf[32*from], blocks-from, nil)
-		if i < 0 {
-			break
-		}
-		from += i
-		in |= s.compare(line, 32*from, mask)
-		from++
-	}
-	return in
 }
 
 // compare returns the literals whose windows are at the positions base+k
@@ -240,8 +223,8 @@ func nibbles(w string) (lo, hi [3]uint16) {
 	return lo, hi
 }
 
-// bestWindow returns where in l the three bytes (all of it when shorter)
-// least likely at a position of a mail log line start.
+// bestWindow returns where the three bytes of l (all of it when shorter)
+// least likely to start at a position of a mail log line begin.
 func bestWindow(l string) int {
 	best, bestP := 0, 2.0
 	for i := 0; i+3 <= len(l); i++ {
@@ -258,8 +241,8 @@ func bestWindow(l string) int {
 
 // group puts the windows into buckets: each its own while there are
 // enough, then merging, again and again, the two groups whose merge adds the
-// fewest expected false maybes per position (a merged bucket takes every
-// mix of its windows' halves).
+// fewest expected false candidates per position (a merged bucket takes
+// every mix of its windows' halves).
 func group(wins []window) {
 	type set struct {
 		lo, hi  [3]uint16
