@@ -2,6 +2,7 @@ package fastregexp
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -137,6 +138,46 @@ func TestRandomAgainstRegexp(t *testing.T) {
 	t.Logf("%d of %d generated regexps compiled", compiled, n)
 	if compiled < n/4 {
 		t.Errorf("only %d of %d generated regexps compiled; the test covers too little", compiled, n)
+	}
+}
+
+// TestAnchoredAgainstRegexp covers the rules' own shape, which the
+// matcher takes a short cut for (see Prog.anchor): a literal, a run of
+// fixed or bounded length (with groups around it or not), then the
+// literal every match is found by. The program starts after the run.
+func TestAnchoredAgainstRegexp(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	prefixes := []string{" ", ", ", "a ", "x"}
+	runs := []string{"[0-9a-z]{3}", "[0-9a-z]{2,}", "[a-c]{1,3}", "[^ ,>-]+", "[0-9]{2}"}
+	anchors := []string{"-", " => ", ">", ","}
+	wraps := []string{"%s", "(%s)", "(?P<q>%s)", "((%s))", "(?:(%s))", "(?P<q>%s-(?:[a-z]{2}|[0-9]))"}
+	compiled, anchored := 0, 0
+	for range 3000 {
+		run := fmt.Sprintf(wraps[r.IntN(len(wraps))], runs[r.IntN(len(runs))])
+		expr := prefixes[r.IntN(len(prefixes))] + run + anchors[r.IntN(len(anchors))] + genRegexp(r, 2)
+		if r.IntN(8) == 0 {
+			expr = "(" + expr + ")" // no anchor: a group before the prefix
+		}
+		re := regexp.MustCompile(expr)
+		p, err := Compile(expr)
+		if err != nil {
+			continue
+		}
+		compiled++
+		if p.anchor != nil {
+			anchored++
+		}
+		for range 20 {
+			in := []byte("x" + strings.Repeat(" ", r.IntN(2)))
+			for range r.IntN(12) {
+				in = append(in, []string{"a", "b", "1", "22", "abc", "x-1", " ", " => ", ">", ",", "-", "é", "a1b2c3"}[r.IntN(13)]...)
+			}
+			agree(t, re, p, in)
+		}
+	}
+	t.Logf("%d of %d compiled regexps took the anchored path", anchored, compiled)
+	if anchored < compiled/2 {
+		t.Errorf("only %d of %d compiled regexps took the anchored path", anchored, compiled)
 	}
 }
 

@@ -80,7 +80,7 @@ func (m *Matcher) FindSubmatchIndex(p *Prog, b []byte, dst []int) (match []int, 
 		for i := range caps {
 			caps[i] = -1
 		}
-		found, ok := m.try(p, b, pos, caps)
+		found, ok := m.try(p, b, 0, pos, caps)
 		if !ok {
 			return nil, false
 		}
@@ -139,11 +139,11 @@ func (m *Matcher) anchored(p *Prog, b []byte, caps []int) ([]int, bool) {
 			// A run of fixed length ([0-9A-Za-z]{6} before Exim's "-")
 			// starts at one place: the byte before it, in the prefix or
 			// not of the class, rules out most occurrences at once.
-			if s = q - run.min; s < len(prefix) || s > 0 && run.class[b[s-1]] || !allIn(run.class, b[s:q]) {
+			if s = q - run.min; s < len(prefix) || s > 0 && run.class[b[s-1]] || span(run.class, b[s:q]) < run.min {
 				continue
 			}
 		} else {
-			for s > 0 && run.class[b[s-1]] {
+			for cl := run.class; s > 0 && cl[b[s-1]]; {
 				s--
 			}
 		}
@@ -156,7 +156,22 @@ func (m *Matcher) anchored(p *Prog, b []byte, caps []int) ([]int, bool) {
 		for i := range caps {
 			caps[i] = -1
 		}
-		found, ok := m.try(p, b, s-len(prefix), caps)
+		// The prefix and the run are known to match, and leave no choice:
+		// the program goes on after them, with their captures set.
+		for _, slot := range p.insts[0].saves {
+			caps[slot] = s - len(prefix)
+		}
+		for pc := 1; pc <= p.quick; pc++ {
+			in := &p.insts[pc]
+			for _, slot := range in.saves {
+				caps[slot] = s
+			}
+			if in.op == opSave {
+				caps[in.x] = s
+			}
+		}
+		m.steps -= p.quick + 1
+		found, ok := m.try(p, b, p.quick+1, q, caps)
 		if !ok {
 			return nil, false
 		}
@@ -167,14 +182,31 @@ func (m *Matcher) anchored(p *Prog, b []byte, caps []int) ([]int, bool) {
 	return nil, true
 }
 
-// allIn says whether every byte of b is in class.
-func allIn(class *[256]bool, b []byte) bool {
-	for _, c := range b {
-		if !class[c] {
-			return false
+// span returns the length of the run of class bytes b starts with. Four
+// bytes a round: runs are ids and addresses, tens of bytes.
+func span(class *[256]bool, b []byte) int {
+	i := 0
+	for ; len(b)-i >= 4; i += 4 {
+		w := b[i : i+4 : i+4]
+		if !class[w[0]] {
+			return i
+		}
+		if !class[w[1]] {
+			return i + 1
+		}
+		if !class[w[2]] {
+			return i + 2
+		}
+		if !class[w[3]] {
+			return i + 3
 		}
 	}
-	return true
+	for ; i < len(b); i++ {
+		if !class[b[i]] {
+			return i
+		}
+	}
+	return len(b)
 }
 
 // quickOK says whether the run in can begin at pos: long enough, and ended
@@ -184,10 +216,7 @@ func quickOK(in *inst, b []byte, pos int) bool {
 	if in.max >= 0 && pos+in.max < end {
 		end = pos + in.max
 	}
-	n := pos
-	for n < end && in.class[b[n]] {
-		n++
-	}
+	n := pos + span(in.class, b[pos:end])
 	return n-pos >= in.min && n < len(b) && in.follow[b[n]]
 }
 
@@ -197,12 +226,11 @@ func candidate(in *inst, b []byte, c int) bool {
 	return in.followAny || c < len(b) && in.follow[b[c]]
 }
 
-// try runs the program from pos, depth first in regexp's order of
-// preference, and stops at the first match.
-func (m *Matcher) try(p *Prog, b []byte, pos int, caps []int) (found, ok bool) {
+// try runs the program from instruction pc at pos, depth first in
+// regexp's order of preference, and stops at the first match.
+func (m *Matcher) try(p *Prog, b []byte, pc, pos int, caps []int) (found, ok bool) {
 	stack := m.stack[:0]
 	defer m.keep(&stack)
-	pc := 0
 	insts := p.insts
 	for {
 		if m.steps--; m.steps < 0 {
@@ -253,9 +281,7 @@ func (m *Matcher) try(p *Prog, b []byte, pos int, caps []int) (found, ok bool) {
 					n = end
 				}
 			} else {
-				for n < end && in.class[b[n]] {
-					n++
-				}
+				n += span(in.class, b[pos:end])
 			}
 			m.steps -= (n - pos) >> 4
 			lo := pos + in.min
