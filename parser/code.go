@@ -118,11 +118,13 @@ func codeFromText(text []byte) (Code, uint16) {
 		if code, reply, ok := replyAt(text, i); ok {
 			return code, reply
 		}
-		if colon <= i {
-			colon = after(text, i+1, ": ", 0)
-		}
 		if quote <= i {
 			quote = after(text, i+1, `="`, 1)
+		}
+		if colon <= i {
+			// Only a ": " before the quote can come first: the search
+			// stops there (Exim's C="..." often has none, to its end).
+			colon = after(text[:quote], i+1, ": ", 0)
 		}
 		i = min(colon, quote)
 	}
