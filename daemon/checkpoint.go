@@ -29,10 +29,13 @@ func (d *Daemon) writeState() error {
 	if err := d.stateDir(); err != nil {
 		return err
 	}
-	w, err := state.Create(d.cfg.StateFile)
+	d.stateMu.Lock()
+	defer d.stateMu.Unlock()
+	w, err := state.CreateReusing(d.cfg.StateFile, d.lastState)
 	if err != nil {
 		return err
 	}
+	d.lastState = w
 	h := stateHeader{Written: time.Now(), Labels: d.labels.State()}
 	for _, s := range d.sources {
 		h.Sources = append(h.Sources, s.Name)

@@ -28,6 +28,7 @@ import (
 	"github.com/bouncewatch/bouncewatch/metrics"
 	"github.com/bouncewatch/bouncewatch/parser"
 	"github.com/bouncewatch/bouncewatch/pipeline"
+	"github.com/bouncewatch/bouncewatch/state"
 	"github.com/bouncewatch/bouncewatch/tailer"
 )
 
@@ -84,6 +85,12 @@ type Daemon struct {
 	reloadMu sync.Mutex
 	rules    atomic.Pointer[parser.RuleSet]
 	reloaded atomic.Pointer[reloadResult]
+
+	scrape scrapeScratch
+	// stateMu serialises checkpoints; lastState is the last one's writer,
+	// whose buffer the next one takes.
+	stateMu   sync.Mutex
+	lastState *state.Writer
 }
 
 // source is one configured source: its pipeline and what feeds it.

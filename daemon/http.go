@@ -96,8 +96,13 @@ func (d *Daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		// What was gathered is still served, as promhttp's ContinueOnError.
 		d.logger.Warn("gathering the process metrics", "err", err)
 	}
-	buf := scrapeBuffers.Get().(*bytes.Buffer)
-	defer scrapeBuffers.Put(buf)
+	sc := &d.scrape
+	if sc.mu.TryLock() {
+		defer sc.mu.Unlock()
+	} else {
+		sc = &scrapeScratch{} // another scrape has it: this one has its own
+	}
+	buf := &sc.buf
 	buf.Reset()
 	if err := d.set.WriteText(buf, extra); err != nil {
 		http.Error(w, "writing the metrics: "+err.Error(), http.StatusInternalServerError)
@@ -108,13 +113,13 @@ func (d *Daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Header().Add("Vary", "Accept-Encoding")
-		zw := gzipWriters.Get().(*gzip.Writer)
-		zw.Reset(w)
-		defer func() {
-			zw.Close()
-			gzipWriters.Put(zw)
-		}()
-		out = zw
+		if sc.zw == nil {
+			sc.zw, _ = gzip.NewWriterLevel(w, gzip.BestSpeed) // the level is valid: no error
+		} else {
+			sc.zw.Reset(w)
+		}
+		defer sc.zw.Close()
+		out = sc.zw
 	} else {
 		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	}
@@ -123,18 +128,20 @@ func (d *Daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// scrapeBuffers keeps the last scrapes' buffers for the next ones.
-var scrapeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// gzipWriters keeps compressors for the next scrapes: Prometheus asks for
-// gzip on every scrape, and a new compressor allocates about a megabyte.
+// scrapeScratch is what a scrape renders and compresses with, kept by the
+// daemon for the next scrape. Not in a sync.Pool: a pool is emptied by
+// every second garbage collection, which at 10,000 lines/s comes more
+// often than Prometheus does, and a new buffer and compressor are 2 MB of
+// fresh pages, whose page faults cost more than the scrape itself.
+//
 // BestSpeed: the exposition is mostly repeated names and labels, and the
 // fastest level takes 700 KB of it to 59 KB instead of the default's 50 KB,
 // with a fifth of the CPU (2.5 ms a scrape instead of 12).
-var gzipWriters = sync.Pool{New: func() any {
-	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // the level is valid: no error
-	return zw
-}}
+type scrapeScratch struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	zw  *gzip.Writer
+}
 
 // acceptsGzip reads an Accept-Encoding header: gzip listed, and not with q=0.
 func acceptsGzip(h string) bool {

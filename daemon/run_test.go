@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,6 +147,48 @@ func TestScrapeEncodings(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestConcurrentScrapes: scrapes at the same time (two Prometheus servers,
+// a person with curl) each get a whole exposition, though one buffer and
+// compressor are kept for the next scrape; the others make their own.
+func TestConcurrentScrapes(t *testing.T) {
+	r, _, _, _ := readLabLog(t)
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			for range 4 {
+				req, _ := http.NewRequest("GET", r.srv.URL+"/metrics", nil)
+				req.Header.Set("Accept-Encoding", "gzip")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				zr, err := gzip.NewReader(resp.Body)
+				if err != nil {
+					resp.Body.Close()
+					t.Error(err)
+					return
+				}
+				text, err := io.ReadAll(zr)
+				resp.Body.Close()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				s, err := exposition.Parse(bytes.NewReader(text))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(s.Prefix("bouncewatch_events_total")) == 0 || len(s.Prefix("process_cpu_seconds_total")) == 0 {
+					t.Errorf("an exposition without its families: %d bytes", len(text))
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // TestMissingFileHoldsBackNothing: a configured file that does not exist yet

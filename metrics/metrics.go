@@ -313,9 +313,8 @@ type Source struct {
 	pendingDomain map[uint32]*domainGauge
 	pendingTotal  int64
 
-	// stateSeries is how many series the next State may hold: the last
-	// one's count and a little more.
-	stateSeries int
+	// state is the memory of the last State, which the next one reuses.
+	state stateBuilder
 }
 
 // NewSource returns the empty metrics of the source name.

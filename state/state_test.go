@@ -268,3 +268,49 @@ func TestMoveAside(t *testing.T) {
 		t.Errorf("MoveAside of a missing file: want os.ErrNotExist, got %v", err)
 	}
 }
+
+// TestCreateReusing: a file written with the buffer of the one before is
+// whole and has only its own content, after a commit, after an abort with
+// unflushed data, and for a file larger than the buffer.
+func TestCreateReusing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state")
+	var prev *state.Writer
+	for i, c := range []struct {
+		blocks [][]byte
+		abort  bool
+	}{
+		{blocks: [][]byte{[]byte("first"), []byte("second")}},
+		{blocks: [][]byte{[]byte("aborted, never flushed")}, abort: true},
+		{blocks: [][]byte{bytes.Repeat([]byte("x"), 600<<10), []byte("after the big one")}},
+		{blocks: [][]byte{[]byte("last")}},
+	} {
+		w, err := state.CreateReusing(path, prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = w
+		for _, b := range c.blocks {
+			if err := state.WriteBlock(w.Buffer(), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c.abort {
+			w.Abort()
+			continue
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := read(path)
+		if err != nil {
+			t.Fatalf("file %d: %v", i, err)
+		}
+		if !slices.EqualFunc(got, c.blocks, bytes.Equal) {
+			t.Errorf("file %d: read back %d blocks, not the %d written", i, len(got), len(c.blocks))
+		}
+	}
+	if got := names(t, dir); !slices.Equal(got, []string{"state"}) {
+		t.Errorf("files left: %q", got)
+	}
+}
