@@ -86,6 +86,10 @@ type inst struct {
 	// word and wordMask are lit as a little-endian load of 8 bytes reads
 	// it, when it is no longer: one comparison, not a call.
 	word, wordMask uint64
+	// guard, for a split, is the literal its first choice meets guardAt
+	// bytes on, when it does: without it there, that choice cannot match.
+	guard   *inst
+	guardAt int
 }
 
 // Prog is a compiled regexp. It is immutable and safe for concurrent use;
@@ -148,7 +152,38 @@ func Compile(expr string) (*Prog, error) {
 			}
 		}
 	}
+	p.setGuards()
 	return p, nil
+}
+
+// setGuards gives each split the literal its first choice meets at a fixed
+// distance, when there is one: the " <" of an optional "(?: <[^>]*>)?", the
+// "-" eleven bytes on in "(?:[0-9A-Za-z]{11}-...|[0-9A-Za-z]{6}-...)". Where
+// that literal is missing, the matcher goes to the second choice at once,
+// with no choice to come back to.
+func (p *Prog) setGuards() {
+	for i := range p.insts {
+		in := &p.insts[i]
+		if in.op != opSplit {
+			continue
+		}
+		at := 0
+	walk:
+		for pc := in.x; pc < len(p.insts); pc++ {
+			switch x := &p.insts[pc]; {
+			case x.op == opSave:
+			case x.op == opLit:
+				in.guard, in.guardAt = x, at
+				break walk
+			case x.op == opByte:
+				at++
+			case x.op == opRun && x.min == x.max:
+				at += x.min // an ASCII class: a byte each
+			default:
+				break walk
+			}
+		}
+	}
 }
 
 // String returns the source text.

@@ -181,6 +181,49 @@ func TestAnchoredAgainstRegexp(t *testing.T) {
 	}
 }
 
+// TestGuardedSplits: a choice skipped for the literal it meets at a fixed
+// distance (Prog.setGuards) is skipped only when it could not match: at
+// the end of a line, with the literal a byte early or late, and for every
+// kind of step before it.
+func TestGuardedSplits(t *testing.T) {
+	for _, expr := range []string{
+		` (?P<q>[0-9a-z]{6}-(?:[0-9a-z]{11}-[0-9a-z]{4}|[0-9a-z]{6}-[0-9a-z]{2})) =>`,
+		`a(?: <[^>]*>)?`,
+		`x(?:[ab][a-z.]=|[ab]{2})`,
+		`(?:(y)\d{2}:|\d)+z`,
+		`(?:é{2}|e)`,
+		`q(?:(?:[0-9]{2}(r))|(s))*`,
+		`k(?:[a-z]+-|[a-z0-9]+)(?:[a-z]{2}=|[0-9]{2}-)`, // no guard at a run of any length
+	} {
+		p, err := Compile(expr)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		guarded := false
+		for _, in := range p.insts {
+			guarded = guarded || in.guard != nil
+		}
+		if !guarded {
+			t.Errorf("%s: no split has a guard; the test covers nothing", expr)
+		}
+		re := regexp.MustCompile(expr)
+		for _, in := range []string{
+			" 1xWp04-0000GB-00 =>", " 1xWp04-0000000000GB-0000 =>", " 1xWp04-0000000000G-0000 =>", " 1xWp04-00000000000GB-000 =>", " 1xWp04-0000000000G",
+			"a <b>", "a <b", "a <", "a", "a  <b>", "a R=x",
+			"xa.=", "xab", "xa.", "xa", "x", "xaa=",
+			"y12:y34:z", "y12:5z", "y1:z", "3z", "y12", "y12:",
+			"éé", "é", "e", "ée",
+			"q12r12s", "q1", "q12", "q123r", "qs12r",
+			"kab-cd=", "ka-12-", "k1ab=", "kabc-abc=", "k12-", "kab12-",
+		} {
+			agree(t, re, p, []byte(in))
+			for i := range in {
+				agree(t, re, p, []byte(in[:i]))
+			}
+		}
+	}
+}
+
 var (
 	atoms = []string{"a", "b", "ab", " ", ">", "é", ",", `\.`, "[ab]", "[^a]", `\S`, `\s`, `\d`, ".", "[a-c]", "[^>]", "[^,]", `[^\s<]`, "(?s:.)", "$", "^", "(?m:^)", "(?m:$)", "[0-9A-Za-z]", "(?i:ab)", "[Rr]"}
 	reps  = []string{"*", "+", "?", "*?", "+?", "??", "{2}", "{1,3}", "{2,}", "{0,2}?"}

@@ -251,13 +251,7 @@ func (m *Matcher) try(p *Prog, b []byte, pc, pos int, caps []int) (found, ok boo
 		case opMatch:
 			return true, true
 		case opLit:
-			var ok bool
-			if in.wordMask != 0 && len(b)-pos >= 8 {
-				ok = binary.LittleEndian.Uint64(b[pos:])&in.wordMask == in.word
-			} else {
-				ok = len(b)-pos >= len(in.lit) && bytes.Equal(b[pos:pos+len(in.lit)], in.lit)
-			}
-			if ok {
+			if litAt(in, b, pos) {
 				pos += len(in.lit)
 				pc++
 				continue
@@ -320,6 +314,10 @@ func (m *Matcher) try(p *Prog, b []byte, pc, pos int, caps []int) (found, ok boo
 			pos, pc = c, pc+1
 			continue
 		case opSplit:
+			if g := in.guard; g != nil && !litAt(g, b, pos+in.guardAt) {
+				pc = in.y // the first choice cannot match
+				continue
+			}
 			stack = append(stack, entry{kind: kBranch, pc: in.y, a: pos})
 			pc = in.x
 			continue
@@ -388,6 +386,15 @@ func (m *Matcher) try(p *Prog, b []byte, pc, pos int, caps []int) (found, ok boo
 			break
 		}
 	}
+}
+
+// litAt says whether the literal of in is at pos (which may be past the
+// end of b).
+func litAt(in *inst, b []byte, pos int) bool {
+	if in.wordMask != 0 && len(b)-pos >= 8 {
+		return binary.LittleEndian.Uint64(b[pos:])&in.wordMask == in.word
+	}
+	return len(b)-pos >= len(in.lit) && bytes.Equal(b[pos:pos+len(in.lit)], in.lit)
 }
 
 // keep holds on to the stack's memory for the next match.
