@@ -122,6 +122,7 @@ func TestRandomAgainstRegexp(t *testing.T) {
 			continue
 		}
 		compiled++
+		checkStart(t, p)
 		req := Required(expr)
 		for range 20 {
 			in := genInput(r)
@@ -138,6 +139,16 @@ func TestRandomAgainstRegexp(t *testing.T) {
 	t.Logf("%d of %d generated regexps compiled", compiled, n)
 	if compiled < n/4 {
 		t.Errorf("only %d of %d generated regexps compiled; the test covers too little", compiled, n)
+	}
+}
+
+// checkStart checks what the anchored path takes for granted: a program
+// with a run to check before it starts has its prefix at instruction 0,
+// with the whole match's start folded into it.
+func checkStart(t *testing.T, p *Prog) {
+	t.Helper()
+	if p.quick >= 0 && (p.insts[0].op != opLit || !slices.Contains(p.insts[0].saves, 0)) {
+		t.Fatalf("%s: a run checked first, and instruction 0 is not the prefix with the match's start", p)
 	}
 }
 
@@ -167,6 +178,7 @@ func TestAnchoredAgainstRegexp(t *testing.T) {
 		if p.anchor != nil {
 			anchored++
 		}
+		checkStart(t, p)
 		for range 20 {
 			in := []byte("x" + strings.Repeat(" ", r.IntN(2)))
 			for range r.IntN(12) {

@@ -157,7 +157,9 @@ func (m *Matcher) anchored(p *Prog, b []byte, caps []int) ([]int, bool) {
 			caps[i] = -1
 		}
 		// The prefix and the run are known to match, and leave no choice:
-		// the program goes on after them, with their captures set.
+		// the program goes on after them, with their captures set. The
+		// prefix is instruction 0, with the whole match's start folded
+		// into it (the tests check it of every program with a run here).
 		for _, slot := range p.insts[0].saves {
 			caps[slot] = s - len(prefix)
 		}
