@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +10,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/bouncewatch/bouncewatch/metrics"
 	"github.com/bouncewatch/bouncewatch/tailer"
@@ -89,7 +92,7 @@ func (d *Daemon) syncSources(ctx context.Context) {
 // snapshot (metrics.Set.WriteText), which costs a fraction of a registry's
 // Gather, with the few others gathered in their places. It is rendered into
 // a buffer first, so that a slow scraper does not hold the set while it
-// reads; compressed when the scraper asks, as Prometheus does.
+// reads, and compressed when the scraper asks, as Prometheus does.
 func (d *Daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	extra, err := d.reg.Gather()
 	if err != nil {
@@ -102,30 +105,44 @@ func (d *Daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	} else {
 		sc = &scrapeScratch{} // another scrape has it: this one has its own
 	}
-	buf := &sc.buf
-	buf.Reset()
-	if err := d.set.WriteText(buf, extra); err != nil {
+	gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
+	body, err := sc.render(d.set, extra, gz)
+	if err != nil {
 		http.Error(w, "writing the metrics: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", metrics.TextContentType)
-	var out io.Writer = w
-	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if gz {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Header().Add("Vary", "Accept-Encoding")
-		if sc.zw == nil {
-			sc.zw, _ = gzip.NewWriterLevel(w, gzip.BestSpeed) // the level is valid: no error
-		} else {
-			sc.zw.Reset(w)
-		}
-		defer sc.zw.Close()
-		out = sc.zw
-	} else {
-		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	}
-	if _, err := buf.WriteTo(out); err != nil {
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if _, err := w.Write(body); err != nil {
 		d.logger.Debug("writing /metrics", "err", err) // the scraper went away
 	}
+}
+
+// render writes the exposition of set and extra, compressed when gz, and
+// returns it; it is valid until the next render.
+func (sc *scrapeScratch) render(set *metrics.Set, extra []*dto.MetricFamily, gz bool) ([]byte, error) {
+	sc.buf.Reset()
+	if err := set.WriteText(&sc.buf, extra); err != nil {
+		return nil, err
+	}
+	if !gz {
+		return sc.buf.Bytes(), nil
+	}
+	sc.zbuf.Reset()
+	if sc.zw == nil {
+		sc.zw, _ = gzip.NewWriterLevel(&sc.zbuf, gzip.BestSpeed) // the level is valid: no error
+	} else {
+		sc.zw.Reset(&sc.zbuf)
+	}
+	sc.zw.Write(sc.buf.Bytes()) // into a bytes.Buffer: no error
+	if err := sc.zw.Close(); err != nil {
+		return nil, err
+	}
+	return sc.zbuf.Bytes(), nil
 }
 
 // scrapeScratch is what a scrape renders and compresses with, kept by the
@@ -134,13 +151,18 @@ func (d *Daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 // often than Prometheus does, and a new buffer and compressor are 2 MB of
 // fresh pages, whose page faults cost more than the scrape itself.
 //
-// BestSpeed: the exposition is mostly repeated names and labels, and the
-// fastest level takes 700 KB of it to 59 KB instead of the default's 50 KB,
-// with a fifth of the CPU (2.5 ms a scrape instead of 12).
+// The exposition is compressed whole into zbuf and sent in one write, with
+// its length, rather than through the connection's 4 KB buffer a write at a
+// time. BestSpeed: the exposition is mostly repeated names and labels, and
+// the fastest level takes the generator's 640 KB to 53 KB, as much as the
+// default's 50 KB does for this purpose, with a fifth of the CPU.
+// klauspost/compress's gzip (a module client_golang already brings) does it
+// in 1.1 ms where compress/gzip takes 1.8.
 type scrapeScratch struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	zw  *gzip.Writer
+	mu   sync.Mutex
+	buf  bytes.Buffer // the exposition
+	zbuf bytes.Buffer // compressed
+	zw   *gzip.Writer
 }
 
 // acceptsGzip reads an Accept-Encoding header: gzip listed, and not with q=0.

@@ -29,6 +29,7 @@ type family struct {
 	le         []string  // bounds as le label values
 	labels     []string  // in the order rows gives their values
 	byName     []int     // labels' indexes in name order, the exposition's
+	open       []string  // in name order: `{name="` for the first, `,name="` after
 	desc       *prometheus.Desc
 }
 
@@ -41,6 +42,12 @@ func fam(k kind, bounds []float64, name, help string, labels ...string) *family 
 		f.le = append(f.le, string(appendFloat(nil, b)))
 	}
 	sort.SliceStable(f.byName, func(a, b int) bool { return labels[f.byName[a]] < labels[f.byName[b]] })
+	if len(labels) > maxLabels {
+		panic("metrics: " + name + " has more labels than maxLabels")
+	}
+	for k, i := range f.byName {
+		f.open = append(f.open, string("{,"[min(k, 1)])+labels[i]+`="`)
+	}
 	return f
 }
 
@@ -95,8 +102,9 @@ var hourLabels = func() (h [24]string) {
 type Set struct {
 	labels *Labels
 
-	mu      sync.Mutex // guards sources; held during Collect, so scrapes take turns
+	mu      sync.Mutex // guards sources and text; held during Collect, so scrapes take turns
 	sources []owned
+	text    textWriter // WriteText's buffers, for the next one
 }
 
 type owned struct {
@@ -207,6 +215,14 @@ type view struct {
 	codeValues []parser.Code
 	reasons    [][2]string
 	overflow   [numOverflow]uint64
+	labels     []string // one series' label values, for emit
+}
+
+// lv returns vals in the view's scratch slice: what emit is given is valid
+// until the next series.
+func (v *view) lv(vals ...string) []string {
+	v.labels = append(v.labels[:0], vals...)
+	return v.labels
 }
 
 // take copies each source under its owner's lock, which is held only for
@@ -239,26 +255,26 @@ func num[T uint64 | int64](n T) sample { return sample{v: float64(n)} }
 
 // rows calls emit with each series of f, its label values in f.labels'
 // order.
-func (v *view) rows(f *family, emit func(sample, ...string)) {
+func (v *view) rows(f *family, emit func(sample, []string)) {
 	if f == famCodeInfo {
 		for i, c := range v.codeValues {
 			if i == 0 {
 				continue
 			}
 			info := c.Describe()
-			emit(sample{v: 1}, v.codes[i], info.Class, info.Subject, info.Description)
+			emit(sample{v: 1}, v.lv(v.codes[i], info.Class, info.Subject, info.Description))
 		}
 		return
 	}
 	if f == famOverflow {
 		for i, n := range v.overflow {
-			emit(num(n), overflowNames[i])
+			emit(num(n), v.lv(overflowNames[i]))
 		}
 		return
 	}
 	if f == famReasonInfo {
 		for _, r := range v.reasons {
-			emit(sample{v: 1}, r[0], r[1])
+			emit(sample{v: 1}, v.lv(r[0], r[1]))
 		}
 		return
 	}
@@ -268,87 +284,87 @@ func (v *view) rows(f *family, emit func(sample, ...string)) {
 }
 
 // sourceRows is rows for the families with a source label.
-func (v *view) sourceRows(f *family, src string, sn *snapshot, emit func(sample, ...string)) {
+func (v *view) sourceRows(f *family, src string, sn *snapshot, emit func(sample, []string)) {
 	domains, codes := v.domains, v.codes
 	switch f {
 	case famEvents:
 		for _, e := range sn.events {
-			emit(num(e.v), src, e.k.status.String(), codes[e.k.code])
+			emit(num(e.v), v.lv(src, e.k.status.String(), codes[e.k.code]))
 		}
 	case famDomainEvents:
 		for _, e := range sn.domainEvents {
-			emit(num(e.v), src, domains[e.k.domain], e.k.status.String(), codes[e.k.code])
+			emit(num(e.v), v.lv(src, domains[e.k.domain], e.k.status.String(), codes[e.k.code]))
 		}
 	case famByHour:
 		for _, e := range sn.byHour {
-			emit(num(e.v), src, e.k.status.String(), codes[e.k.code], hourLabels[e.k.hour])
+			emit(num(e.v), v.lv(src, e.k.status.String(), codes[e.k.code], hourLabels[e.k.hour]))
 		}
 	case famOutcomes:
 		for i := range sn.outcomes {
 			e := &sn.outcomes[i]
-			emit(num(e.v.resolution.Count), src, codes[e.k.code], e.k.outcome.String())
+			emit(num(e.v.resolution.Count), v.lv(src, codes[e.k.code], e.k.outcome.String()))
 		}
 	case famResolution:
 		for i := range sn.outcomes {
 			e := &sn.outcomes[i]
-			emit(sample{h: &e.v.resolution}, src, codes[e.k.code], e.k.outcome.String())
+			emit(sample{h: &e.v.resolution}, v.lv(src, codes[e.k.code], e.k.outcome.String()))
 		}
 	case famAttempts:
 		for i := range sn.outcomes {
 			e := &sn.outcomes[i]
-			emit(sample{h: &e.v.attempts}, src, codes[e.k.code], e.k.outcome.String())
+			emit(sample{h: &e.v.attempts}, v.lv(src, codes[e.k.code], e.k.outcome.String()))
 		}
 	case famReasonEvents:
 		for _, e := range sn.reasonEvents {
-			emit(num(e.v), src, e.k.status.String(), e.k.reason.String())
+			emit(num(e.v), v.lv(src, e.k.status.String(), e.k.reason.String()))
 		}
 	case famDomainReason:
 		for _, e := range sn.domainReason {
-			emit(num(e.v), src, domains[e.k.domain], e.k.status.String(), e.k.reason.String())
+			emit(num(e.v), v.lv(src, domains[e.k.domain], e.k.status.String(), e.k.reason.String()))
 		}
 	case famReasonOutcomes:
 		for _, e := range sn.reasonOut {
-			emit(num(e.v.Count), src, e.k.reason.String(), e.k.outcome.String())
+			emit(num(e.v.Count), v.lv(src, e.k.reason.String(), e.k.outcome.String()))
 		}
 	case famReasonResolve:
 		for i := range sn.reasonOut {
 			e := &sn.reasonOut[i]
-			emit(sample{h: &e.v}, src, e.k.reason.String(), e.k.outcome.String())
+			emit(sample{h: &e.v}, v.lv(src, e.k.reason.String(), e.k.outcome.String()))
 		}
 	case famDeferred:
 		for _, e := range sn.pendingCode {
-			emit(num(e.v), src, codes[e.k])
+			emit(num(e.v), v.lv(src, codes[e.k]))
 		}
 	case famDomainDefer:
 		for _, e := range sn.pendingDom {
-			emit(num(e.v.n), src, domains[e.k])
+			emit(num(e.v.n), v.lv(src, domains[e.k]))
 		}
 	case famOldest:
 		for _, e := range sn.pendingDom {
 			if e.v.n > 0 {
-				emit(sample{v: float64(e.v.oldest) / 1e9}, src, domains[e.k])
+				emit(sample{v: float64(e.v.oldest) / 1e9}, v.lv(src, domains[e.k]))
 			}
 		}
 	case famEntries:
-		emit(num(sn.counts.Pending), src)
+		emit(num(sn.counts.Pending), v.lv(src))
 	case famLines:
 		for _, r := range parser.Results {
-			emit(num(sn.counts.Lines[r]), src, r.String())
+			emit(num(sn.counts.Lines[r]), v.lv(src, r.String()))
 		}
 	case famBytes:
-		emit(num(sn.counts.Bytes), src)
+		emit(num(sn.counts.Bytes), v.lv(src))
 	case famLastEvent:
 		if !sn.counts.LastEvent.IsZero() {
-			emit(sample{v: float64(sn.counts.LastEvent.UnixNano()) / 1e9}, src)
+			emit(sample{v: float64(sn.counts.LastEvent.UnixNano()) / 1e9}, v.lv(src))
 		}
 	case famRotations:
 		for kind, n := range sn.counts.Rotations {
-			emit(num(n), src, rotationNames[kind])
+			emit(num(n), v.lv(src, rotationNames[kind]))
 		}
 	case famLostFiles:
-		emit(num(sn.counts.LostFiles), src)
+		emit(num(sn.counts.LostFiles), v.lv(src))
 	case famLostBytes:
-		emit(num(sn.counts.LostBytes), src)
+		emit(num(sn.counts.LostBytes), v.lv(src))
 	}
 }
 
@@ -358,7 +374,7 @@ func (s *Set) Collect(ch chan<- prometheus.Metric) {
 	defer s.mu.Unlock()
 	v := s.take()
 	for _, f := range families {
-		v.rows(f, func(sm sample, labels ...string) { ch <- f.metric(sm, labels) })
+		v.rows(f, func(sm sample, labels []string) { ch <- f.metric(sm, labels) })
 	}
 }
 

@@ -1,7 +1,8 @@
 package metrics
 
 import (
-	"bufio"
+	"cmp"
+	"encoding/binary"
 	"io"
 	"math"
 	"slices"
@@ -28,71 +29,134 @@ func (s *Set) WriteText(w io.Writer, extra []*dto.MetricFamily) error {
 	v := s.take()
 	extra = slices.Clone(extra)
 	slices.SortFunc(extra, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
-	bw := bufio.NewWriterSize(w, 32<<10)
-	t := &textWriter{w: bw}
+	t := &s.text
+	t.w, t.buf = w, t.buf[:0]
+	defer func() { t.w = nil }()
 	for _, f := range families {
 		for len(extra) > 0 && extra[0].GetName() < f.name {
-			if _, err := expfmt.MetricFamilyToText(bw, extra[0]); err != nil {
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if _, err := expfmt.MetricFamilyToText(w, extra[0]); err != nil {
 				return err
 			}
 			extra = extra[1:]
 		}
 		t.family(v, f)
+		if len(t.buf) >= 32<<10 {
+			if err := t.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := t.flush(); err != nil {
+		return err
 	}
 	for _, mf := range extra {
-		if _, err := expfmt.MetricFamilyToText(bw, mf); err != nil {
+		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
 			return err
 		}
 	}
-	return bw.Flush()
+	return nil
 }
 
-// textWriter writes families; its buffers are reused from one to the next.
+// textWriter writes families. The Set keeps it: its buffers serve the next
+// scrape too.
 type textWriter struct {
-	w     *bufio.Writer
+	w     io.Writer
+	buf   []byte // what is written, flushed to w a family at a time
 	rows  []textRow
+	order []int32  // rows' indexes, sorted
 	label []string // the rows' label values, in name order
-	num   []byte
 }
+
+// maxLabels is the most labels a family has.
+const maxLabels = 4
 
 type textRow struct {
 	at int // label[at:at+len(f.labels)]
+	// The first 8 bytes of each label value, big-endian and zero-padded:
+	// rows are sorted by their label values, and most comparisons are
+	// settled by these, without comparing strings.
+	key   [maxLabels]uint64
+	short uint8 // bit i: label i has its key whole (8 bytes or fewer, no NUL)
 	sample
+}
+
+func (t *textWriter) flush() error {
+	_, err := t.w.Write(t.buf)
+	t.buf = t.buf[:0]
+	return err
+}
+
+// prefixKey is the first 8 bytes of l as a big-endian number, zero-padded:
+// prefixKey(a) < prefixKey(b) only if a < b. whole says that l is its key
+// alone: two such values with one key are equal.
+func prefixKey(l string) (key uint64, whole bool) {
+	var b [8]byte
+	n := copy(b[:], l)
+	key = binary.BigEndian.Uint64(b[:])
+	if len(l) > 8 {
+		return key, false
+	}
+	// A NUL in l would pass for padding: the padding set to 0xff, any zero
+	// byte left is one of l's.
+	v := key | (1<<(8*(8-n)) - 1)
+	return key, (v-0x0101010101010101)&^v&0x8080808080808080 == 0
+}
+
+// compare orders rows by their label values in name order, as Gather does.
+func (t *textWriter) compare(a, b *textRow, n int) int {
+	for i := range n {
+		if a.key[i] != b.key[i] {
+			return cmp.Compare(a.key[i], b.key[i])
+		}
+		if a.short&b.short&(1<<i) != 0 {
+			continue // the keys hold them whole: equal
+		}
+		if c := strings.Compare(t.label[a.at+i], t.label[b.at+i]); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 func (t *textWriter) family(v *view, f *family) {
 	t.rows, t.label = t.rows[:0], t.label[:0]
-	v.rows(f, func(sm sample, labels ...string) {
-		t.rows = append(t.rows, textRow{len(t.label), sm})
-		for _, i := range f.byName {
+	n := len(f.labels)
+	v.rows(f, func(sm sample, labels []string) {
+		r := textRow{at: len(t.label), sample: sm}
+		for k, i := range f.byName {
 			t.label = append(t.label, labels[i])
+			key, whole := prefixKey(labels[i])
+			r.key[k] = key
+			if whole {
+				r.short |= 1 << k
+			}
 		}
+		t.rows = append(t.rows, r)
 	})
 	if len(t.rows) == 0 {
 		return // as Gather: no series, no family
 	}
-	n := len(f.labels)
-	slices.SortFunc(t.rows, func(a, b textRow) int {
-		// strings.Compare compares once; slices.Compare's cmp.Compare
-		// compares twice when the first label values differ.
-		for i, l := range t.label[a.at : a.at+n] {
-			if c := strings.Compare(l, t.label[b.at+i]); c != 0 {
-				return c
-			}
-		}
-		return 0
-	})
-	t.w.WriteString("# HELP ")
-	t.w.WriteString(f.name)
-	t.w.WriteByte(' ')
-	helpEscaper.WriteString(t.w, f.help)
-	t.w.WriteString("\n# TYPE ")
-	t.w.WriteString(f.name)
-	t.w.WriteString([...]string{counter: " counter\n", gauge: " gauge\n", histo: " histogram\n"}[f.kind])
-	for _, r := range t.rows {
+	// Sorted by index: a swap moves 4 bytes, not a row.
+	t.order = t.order[:0]
+	for i := range t.rows {
+		t.order = append(t.order, int32(i))
+	}
+	slices.SortFunc(t.order, func(a, b int32) int { return t.compare(&t.rows[a], &t.rows[b], n) })
+	b := append(t.buf, "# HELP "...)
+	b = append(b, f.name...)
+	b = append(b, ' ')
+	b = appendEscaped(b, f.help, false)
+	b = append(b, "\n# TYPE "...)
+	b = append(b, f.name...)
+	b = append(b, [...]string{counter: " counter\n", gauge: " gauge\n", histo: " histogram\n"}[f.kind]...)
+	for _, i := range t.order {
+		r := &t.rows[i]
 		labels := t.label[r.at : r.at+n]
 		if f.kind != histo {
-			t.sample(f, "", labels, "", r.v)
+			b = f.appendSample(b, "", labels, "", r.v)
 			continue
 		}
 		for i := range f.bounds {
@@ -100,45 +164,63 @@ func (t *textWriter) family(v *view, f *family) {
 			if r.h.Buckets != nil {
 				c = r.h.Buckets[i]
 			}
-			t.sample(f, "_bucket", labels, f.le[i], float64(c))
+			b = f.appendSample(b, "_bucket", labels, f.le[i], float64(c))
 		}
-		t.sample(f, "_bucket", labels, "+Inf", float64(r.h.Count))
-		t.sample(f, "_sum", labels, "", r.h.Sum)
-		t.sample(f, "_count", labels, "", float64(r.h.Count))
+		b = f.appendSample(b, "_bucket", labels, "+Inf", float64(r.h.Count))
+		b = f.appendSample(b, "_sum", labels, "", r.h.Sum)
+		b = f.appendSample(b, "_count", labels, "", float64(r.h.Count))
 	}
+	t.buf = b
 }
 
-// sample writes one line: name, labels (and le when not ""), value.
-func (t *textWriter) sample(f *family, suffix string, labels []string, le string, v float64) {
-	w := t.w
-	w.WriteString(f.name)
-	w.WriteString(suffix)
-	if len(labels) > 0 || le != "" {
-		sep := byte('{')
-		for i, l := range labels {
-			w.WriteByte(sep)
-			w.WriteString(f.labels[f.byName[i]])
-			w.WriteString(`="`)
-			if needsEscape(l) {
-				labelEscaper.WriteString(w, l)
-			} else {
-				w.WriteString(l) // domains, codes, reasons: nothing to escape
-			}
-			w.WriteByte('"')
-			sep = ','
-		}
-		if le != "" {
-			w.WriteByte(sep)
-			w.WriteString(`le="`)
-			w.WriteString(le)
-			w.WriteByte('"')
-		}
-		w.WriteByte('}')
+// appendSample appends one line: name, labels (and le when not ""), value.
+func (f *family) appendSample(b []byte, suffix string, labels []string, le string, v float64) []byte {
+	b = append(b, f.name...)
+	b = append(b, suffix...)
+	for i, l := range labels {
+		b = append(b, f.open[i]...) // {name=" or ,name="
+		b = appendEscaped(b, l, true)
+		b = append(b, '"')
 	}
-	w.WriteByte(' ')
-	t.num = appendFloat(t.num[:0], v)
-	w.Write(t.num)
-	w.WriteByte('\n')
+	if le != "" {
+		if len(labels) == 0 {
+			b = append(b, `{le="`...)
+		} else {
+			b = append(b, `,le="`...)
+		}
+		b = append(b, le...)
+		b = append(b, '"')
+	}
+	if len(labels) > 0 || le != "" {
+		b = append(b, '}')
+	}
+	b = append(b, ' ')
+	b = appendFloat(b, v)
+	return append(b, '\n')
+}
+
+// appendEscaped appends s with backslashes and newlines escaped, and double
+// quotes too in a label value, as expfmt does.
+func appendEscaped(b []byte, s string, label bool) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b = append(b, `\\`...)
+		case c == '\n':
+			b = append(b, `\n`...)
+		case c == '"' && label:
+			b = append(b, `\"`...)
+		default:
+			// Domains, codes, reasons: nothing to escape, one copy.
+			j := i + 1
+			for j < len(s) && s[j] != '\\' && s[j] != '\n' && (s[j] != '"' || !label) {
+				j++
+			}
+			b = append(b, s[i:j]...)
+			i = j - 1
+		}
+	}
+	return b
 }
 
 // appendFloat formats a value as expfmt does: 'g', shortest, and +Inf,
@@ -159,19 +241,3 @@ func appendFloat(b []byte, v float64) []byte {
 	}
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
-
-// needsEscape reports whether a label value has a byte labelEscaper
-// replaces. (strings.ContainsAny is slower on the short values of labels.)
-func needsEscape(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '\\' || c == '\n' || c == '"' {
-			return true
-		}
-	}
-	return false
-}
-
-var (
-	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
-	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +26,28 @@ func TestAppendFloatIsG(t *testing.T) {
 	for v, want := range map[float64]string{math.Inf(1): "+Inf", math.Inf(-1): "-Inf", math.NaN(): "NaN"} {
 		if got := string(appendFloat(nil, v)); got != want {
 			t.Errorf("appendFloat(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// TestPrefixKey: keys order as their strings do, and "whole" keys are equal
+// only for equal strings, NUL bytes (which look like the padding) included.
+func TestPrefixKey(t *testing.T) {
+	vals := []string{"", "a", "ab", "ab\x00", "ab\x00c", "\x00", "abcdefgh", "abcdefghi", "abcdefg\x00", "abcdefgh\x00", "zzzzzzzzzzz", "\xff\xff", "2.0.0", "4.3.2", "deferred", "sent"}
+	for _, a := range vals {
+		ka, wa := prefixKey(a)
+		if want := len(a) <= 8 && !strings.Contains(a, "\x00"); wa != want {
+			t.Errorf("prefixKey(%q): whole %v, want %v", a, wa, want)
+		}
+		for _, b := range vals {
+			kb, wb := prefixKey(b)
+			c := strings.Compare(a, b)
+			if ka < kb && c >= 0 || ka > kb && c <= 0 {
+				t.Errorf("%q and %q: keys %x and %x, strings compare %d", a, b, ka, kb, c)
+			}
+			if ka == kb && wa && wb && a != b {
+				t.Errorf("%q and %q: one whole key, different strings", a, b)
+			}
 		}
 	}
 }

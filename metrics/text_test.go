@@ -47,7 +47,14 @@ func TestWriteTextIsGathersText(t *testing.T) {
 		tr := tracker.New(time.Hour, 1<<20)
 		temp := []string{"4.3.2", "4.2.2", "4.7.1", "4.4.1", "4.3.0"}
 		observe := func(i int, code string, st parser.Status, at time.Duration) {
-			ev := event(fmt.Sprint("Q", i), fmt.Sprintf("d%d.example", i%53), code, st, at)
+			// Domains that differ only past their first 8 bytes, and one
+			// that is the start of others, as well as short ones: the
+			// order of the series must not come from a prefix alone.
+			dom := fmt.Sprintf("d%d.example", i%53)
+			if i%3 == 0 {
+				dom = fmt.Sprintf("mail.example%d", i%7)[:12+min(i%7, 1)]
+			}
+			ev := event(fmt.Sprint("Q", i), dom, code, st, at)
 			ev.Reason = parser.Reason(i % 3)
 			tr.Observe(ev, src)
 			src.Line(100+i, parser.Matched, ev.Time)
@@ -100,6 +107,14 @@ func TestWriteTextIsGathersText(t *testing.T) {
 	}
 	if got.String() != want.String() {
 		t.Fatalf("WriteText differs from Gather's text:\n%s", lineDiff(want.String(), got.String()))
+	}
+	// Again, in the buffers the first one left: the same text.
+	var again bytes.Buffer
+	if err := set.WriteText(&again, extra); err != nil {
+		t.Fatal(err)
+	}
+	if again.String() != want.String() {
+		t.Fatalf("a second WriteText differs from Gather's text:\n%s", lineDiff(want.String(), again.String()))
 	}
 	s, err := expo.Parse(&got)
 	if err != nil {
