@@ -153,11 +153,11 @@ func (sc *scrapeScratch) render(set *metrics.Set, extra []*dto.MetricFamily, gz 
 //
 // The exposition is compressed whole into zbuf and sent in one write, with
 // its length, rather than through the connection's 4 KB buffer a write at a
-// time. BestSpeed: the exposition is mostly repeated names and labels, and
-// the fastest level takes the generator's 640 KB to 53 KB, as much as the
-// default's 50 KB does for this purpose, with a fifth of the CPU.
-// klauspost/compress's gzip (a module client_golang already brings) does it
-// in 1.1 ms where compress/gzip takes 1.8.
+// time. The compressor is klauspost/compress's gzip (a module client_golang
+// already brings), at BestSpeed: the exposition is mostly repeated names and
+// labels, and it takes the generator's 640 KB to 53 KB in 1.2 ms, where the
+// default level makes 48 KB in 2.5 ms and compress/gzip's BestSpeed 53 KB
+// in 1.8 ms.
 type scrapeScratch struct {
 	mu   sync.Mutex
 	buf  bytes.Buffer // the exposition
