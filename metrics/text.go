@@ -64,7 +64,7 @@ func (s *Set) WriteText(w io.Writer, extra []*dto.MetricFamily) error {
 // scrape too.
 type textWriter struct {
 	w     io.Writer
-	buf   []byte // what is written, flushed to w a family at a time
+	buf   []byte // what is written, given to w after a family once 32 KB have gathered
 	rows  []textRow
 	order []int32  // rows' indexes, sorted
 	label []string // the rows' label values, in name order
