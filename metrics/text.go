@@ -202,25 +202,26 @@ func (f *family) appendSample(b []byte, suffix string, labels []string, le strin
 // appendEscaped appends s with backslashes and newlines escaped, and double
 // quotes too in a label value, as expfmt does.
 func appendEscaped(b []byte, s string, label bool) []byte {
+	done := 0 // s[:done] is in b
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\':
-			b = append(b, `\\`...)
-		case c == '\n':
-			b = append(b, `\n`...)
-		case c == '"' && label:
-			b = append(b, `\"`...)
-		default:
-			// Domains, codes, reasons: nothing to escape, one copy.
-			j := i + 1
-			for j < len(s) && s[j] != '\\' && s[j] != '\n' && (s[j] != '"' || !label) {
-				j++
+		var esc string
+		switch s[i] {
+		case '\\':
+			esc = `\\`
+		case '\n':
+			esc = `\n`
+		case '"':
+			if !label {
+				continue
 			}
-			b = append(b, s[i:j]...)
-			i = j - 1
+			esc = `\"`
+		default:
+			continue // copied with the run it is in: domains, codes and reasons have nothing to escape
 		}
+		b = append(append(b, s[done:i]...), esc...)
+		done = i + 1
 	}
-	return b
+	return append(b, s[done:]...)
 }
 
 // appendFloat formats a value as expfmt does: 'g', shortest, and +Inf,
