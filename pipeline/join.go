@@ -98,24 +98,16 @@ func (j *joiner) add(line []byte, seq uint64) (res joinResult, line2 []byte, orp
 }
 
 // splitAt returns where the syslog tag's "]: " is in head when a split
-// mark "[" follows it, or -1. The tag ("exim[1234]: ") is the first "]: "
-// of a line; every line comes here, so it looks no further.
+// mark "[" follows it, or -1. Every line comes here, so it looks at the
+// first "]" only: nothing in a syslog header before the tag ("exim[1234]: ")
+// has one, and a line whose first "]" is elsewhere (Exim's own log file,
+// "H=mx.example [192.0.2.1] ...") is not a syslog part.
 func splitAt(head []byte) int {
-	for i := 0; i < len(head); {
-		j := bytes.IndexByte(head[i:], ']')
-		if j < 0 {
-			return -1
-		}
-		i += j
-		if len(head)-i >= 3 && head[i+1] == ':' && head[i+2] == ' ' {
-			if len(head)-i >= 4 && head[i+3] == '[' {
-				return i
-			}
-			return -1
-		}
-		i++
+	i := bytes.IndexByte(head, ']')
+	if i < 0 || len(head)-i < 4 || head[i+1] != ':' || head[i+2] != ' ' || head[i+3] != '[' {
+		return -1
 	}
-	return -1
+	return i
 }
 
 // splitMark reads "n/m] " or "n\m] " at the start of b.

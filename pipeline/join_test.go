@@ -110,3 +110,25 @@ func TestJoinBounded(t *testing.T) {
 		t.Errorf("want %d incomplete lines, got %v", 1000-maxSplits, c.Lines)
 	}
 }
+
+func TestSplitAt(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want int // index of the tag's "]", or -1
+	}{
+		{"Nov 27 06:02:21 vm exim[1234]: [1/3] 2026-11-27 06:02:21 1xWp04-0000GB-00 ** a@b.example", 28},
+		{"2026-11-27T06:02:21.123456+00:00 vm exim[7]: [2\\2] rest", 42},
+		{"Nov 27 06:02:21 vm exim[1234]: 2026-11-27 06:02:21 1xWp04-0000GB-00 Completed", -1},
+		{"Nov 27 06:00:00 mx1 postfix/smtp[1374]: 5A2286C4AA: to=<a@b.example>", -1},
+		// Exim's own log: the first "]" is an address's, so a "]: [" after
+		// it is the line's text, not a syslog tag.
+		{"2026-11-27 06:00:00 H=mx.b.example [192.0.2.1] said: x]: [1/2] y", -1},
+		{"2026-11-27 06:00:00 1xWp04-0000GB-00 <= a@b.example", -1},
+		{"vm exim[1]: ", -1},
+		{"", -1},
+	} {
+		if got := splitAt([]byte(c.line)); got != c.want {
+			t.Errorf("splitAt(%q) = %d, want %d", c.line, got, c.want)
+		}
+	}
+}
