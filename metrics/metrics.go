@@ -286,6 +286,10 @@ type Source struct {
 	// only for values this source has not seen (or that folded).
 	domCache  map[string]uint32
 	codeCache map[parser.Code]uint16
+	// codeSlots holds the latest codes in one probe each, in front of
+	// codeCache: every event looks its code up, and a map probe costs
+	// about a hundred instructions.
+	codeSlots [64]codeSlot
 
 	events       byCode
 	domainEvents perDomain[statusCode]
@@ -352,15 +356,27 @@ func (s *Source) Group(domain []byte) tracker.Group {
 	return tracker.Group(i)
 }
 
+// codeSlot is a code and its label index.
+type codeSlot struct {
+	code parser.Code // 0: empty
+	idx  uint16
+}
+
 // codeIndex returns the label index of c; count says to count a fold (for
 // events; outcomes and gauges of a folded code were counted at its event).
 func (s *Source) codeIndex(c parser.Code, count bool) uint16 {
+	slot := &s.codeSlots[uint32(c)*0x9e3779b1>>26] // Fibonacci hashing: the top 6 bits
+	if slot.code == c && c != 0 {
+		return slot.idx
+	}
 	if i, ok := s.codeCache[c]; ok {
+		*slot = codeSlot{c, i}
 		return i
 	}
 	i, folded := s.labels.code(c)
 	if !folded {
 		s.codeCache[c] = i
+		*slot = codeSlot{c, i}
 	} else if count {
 		s.overflow[overflowCode]++
 	}

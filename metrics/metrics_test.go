@@ -446,3 +446,32 @@ func (l *timedLock) Unlock() {
 	l.max = max(l.max, time.Since(l.since))
 	l.mu.Unlock()
 }
+
+// TestManyCodes: with more codes than the source's one-probe slots and past
+// max_codes, each event is still counted under its own code, and each
+// event of a folded code under "other" and in the overflow counter.
+func TestManyCodes(t *testing.T) {
+	rs := ruleSet(t, strings.Replace(rulesText, "max_codes: 2", "max_codes: 100", 1))
+	labels := metrics.NewLabels(rs)
+	set := metrics.NewSet(labels)
+	src := metrics.NewSource("mail", labels, rs)
+	var mu sync.Mutex
+	set.Add(src, &mu)
+	var want strings.Builder
+	for round := range 2 {
+		for i := range 120 {
+			code := fmt.Sprintf("4.%d.%d", i/10, i%10)
+			src.Event(event(fmt.Sprint("Q", i), "a.example", code, parser.StatusDeferred, 0), tracker.NoGroup)
+			if round == 0 && i < 100 {
+				fmt.Fprintf(&want, "bouncewatch_events_total{code=%s,source=mail,status=deferred} 2\n", code)
+			}
+		}
+	}
+	want.WriteString("bouncewatch_events_total{code=other,source=mail,status=deferred} 40\n")
+	want.WriteString("bouncewatch_label_overflow_total{label=code} 40\n")
+	want.WriteString("bouncewatch_label_overflow_total{label=domain} 0\n")
+	got := gather(t, set, "bouncewatch_events_total", "bouncewatch_label_overflow_total")
+	if got, want := sortLines(got), sortLines(want.String()); got != want {
+		t.Errorf("want\n%s\ngot\n%s", want, got)
+	}
+}
