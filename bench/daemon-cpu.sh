@@ -12,6 +12,7 @@
 #   bench/daemon-cpu.sh                 # Postfix, 10,000 lines/s, 60 s
 #   bench/daemon-cpu.sh 10000 60 exim
 #   NO_MTAIL=1 bench/daemon-cpu.sh      # bouncewatch only
+#   RUNS=5 NO_MTAIL=1 bench/daemon-cpu.sh 10000 60 exim   # five runs, and their median
 #
 # Each follower starts on an empty log and is measured twice: idle for
 # IDLE seconds (default 20: its cost when the MTA is quiet, the polls and
@@ -20,14 +21,17 @@
 # scrapes. CPU is user + system time from /proc/PID/stat. It prints the CPU
 # seconds, the share of one core, the peak RSS, and the follower's own count
 # of lines to show none was missed. The log is written by
-# cmd/bouncewatch-loggen at the given rate. Needs Go (the version in go.mod)
-# and curl.
+# cmd/bouncewatch-loggen at the given rate. RUNS (default 1) repeats each
+# follower's measure, each from an empty log and state, and prints the
+# median share: one run on a shared or virtual machine can be a fifth off.
+# Needs Go (the version in go.mod) and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-10000}
 SECS=${2:-60}
 MTA=${3:-postfix}
 IDLE=${IDLE:-20}
+RUNS=${RUNS:-1}
 command -v curl >/dev/null || { echo "daemon-cpu.sh: curl is missing (apt-get install -y curl)" >&2; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bouncewatch-daemon-cpu.XXXXXX")
 # A follower is stopped and waited for before its directory goes.
@@ -46,6 +50,7 @@ measure() {
 	local name=$1 port=$2 count=$3
 	shift 3
 	local dir="$tmp/$name"
+	rm -rf "$dir" # a run starts from nothing: no log, no checkpoint
 	mkdir -p "$dir"
 	: >"$dir/mail.log"
 	"$@" >"$dir/out" 2>&1 &
@@ -79,12 +84,27 @@ measure() {
 			n, m, 100*ci/t/(t1-t0), l, r, t2-t1, cl, c/t, 100*c/t/(t2-t1), h/1024 }'
 }
 
-port=$(free_port)
-measure bouncewatch "$port" '^bouncewatch_log_lines_total[{]' \
+# runs NAME COUNT_METRIC_REGEXP CMD...: measure, RUNS times (CMD's @PORT@
+# stands for a free port), then the median share of one core.
+runs() {
+	local name=$1 count=$2
+	shift 2
+	local r port
+	for r in $(seq "$RUNS"); do
+		port=$(free_port)
+		measure "$name" "$port" "$count" "${@//@PORT@/$port}"
+	done | tee "$tmp/$name.runs"
+	[ "$RUNS" -gt 1 ] || return 0
+	sed -n 's/.*, \([0-9.]*\)% of one core, peak.*/\1/p' "$tmp/$name.runs" | sort -n |
+		awk -v n="$name" -v m="$MTA" '{v[NR] = $1} END {
+			printf "%s, %s: median of %d runs %.2f%% of one core (%.2f to %.2f%%)\n", n, m, NR,
+				NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }'
+}
+
+runs bouncewatch '^bouncewatch_log_lines_total[{]' \
 	"$tmp/bin/bouncewatch" run --source.file=mail="$tmp/bouncewatch/mail.log" --state.file="$tmp/bouncewatch/state" \
-	--web.listen-address=127.0.0.1:"$port" --log.level=warn
+	--web.listen-address=127.0.0.1:@PORT@ --log.level=warn
 if [ -z "${NO_MTAIL:-}" ] && command -v mtail >/dev/null; then
-	port=$(free_port)
-	measure mtail "$port" '^mtail_lines_total ' \
-		mtail --logtostderr --address 127.0.0.1 --port "$port" --progs "bench/$MTA.mtail" --logs "$tmp/mtail/mail.log"
+	runs mtail '^mtail_lines_total ' \
+		mtail --logtostderr --address 127.0.0.1 --port @PORT@ --progs "bench/$MTA.mtail" --logs "$tmp/mtail/mail.log"
 fi
