@@ -42,11 +42,8 @@ func (s *Set) WriteText(w io.Writer, extra []*dto.MetricFamily) error {
 			}
 			extra = extra[1:]
 		}
-		t.family(v, f)
-		if len(t.buf) >= 32<<10 {
-			if err := t.flush(); err != nil {
-				return err
-			}
+		if err := t.family(v, f); err != nil {
+			return err
 		}
 	}
 	if err := t.flush(); err != nil {
@@ -64,7 +61,7 @@ func (s *Set) WriteText(w io.Writer, extra []*dto.MetricFamily) error {
 // scrape too.
 type textWriter struct {
 	w     io.Writer
-	buf   []byte // what is written, given to w after a family once 32 KB have gathered
+	buf   []byte // what is written, given to w once flushAt bytes have gathered
 	rows  []textRow
 	order []int32  // rows' indexes, sorted
 	label []string // the rows' label values, in name order
@@ -82,6 +79,10 @@ type textRow struct {
 	short uint8 // bit i: label i has its key whole (8 bytes or fewer, no NUL)
 	sample
 }
+
+// flushAt bounds the text held before it is written: a report's largest
+// family (a series per domain) is megabytes, which would be peak RSS.
+const flushAt = 32 << 10
 
 func (t *textWriter) flush() error {
 	_, err := t.w.Write(t.buf)
@@ -121,7 +122,7 @@ func (t *textWriter) compare(a, b *textRow, n int) int {
 	return 0
 }
 
-func (t *textWriter) family(v *view, f *family) {
+func (t *textWriter) family(v *view, f *family) error {
 	t.rows, t.label = t.rows[:0], t.label[:0]
 	n := len(f.labels)
 	v.rows(f, func(sm sample, labels []string) {
@@ -137,7 +138,7 @@ func (t *textWriter) family(v *view, f *family) {
 		t.rows = append(t.rows, r)
 	})
 	if len(t.rows) == 0 {
-		return // as Gather: no series, no family
+		return nil // as Gather: no series, no family
 	}
 	// Sorted by index: a swap moves 4 bytes, not a row.
 	t.order = t.order[:0]
@@ -153,6 +154,13 @@ func (t *textWriter) family(v *view, f *family) {
 	b = append(b, f.name...)
 	b = append(b, [...]string{counter: " counter\n", gauge: " gauge\n", histo: " histogram\n"}[f.kind]...)
 	for _, i := range t.order {
+		if len(b) >= flushAt {
+			t.buf = b
+			if err := t.flush(); err != nil {
+				return err
+			}
+			b = t.buf
+		}
 		r := &t.rows[i]
 		labels := t.label[r.at : r.at+n]
 		if f.kind != histo {
@@ -171,6 +179,7 @@ func (t *textWriter) family(v *view, f *family) {
 		b = f.appendSample(b, "_count", labels, "", float64(r.h.Count))
 	}
 	t.buf = b
+	return nil
 }
 
 // appendSample appends one line: name, labels (and le when not ""), value.

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,3 +155,63 @@ type fakeLock struct{}
 
 func (fakeLock) Lock()   {}
 func (fakeLock) Unlock() {}
+
+// chunkWriter records the largest write, and fails once failAfter bytes
+// have been written (when failAfter > 0).
+type chunkWriter struct {
+	bytes.Buffer
+	largest, failAfter int
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	w.largest = max(w.largest, len(p))
+	if w.failAfter > 0 && w.Len()+len(p) > w.failAfter {
+		return 0, fmt.Errorf("disk full")
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestWriteTextStreams: a family of thousands of series (one per domain) is
+// written as it is made, in pieces of about 32 KB, not held whole (it would
+// be a report's peak RSS), and still byte for byte Gather's text; a failed
+// write is WriteText's error.
+func TestWriteTextStreams(t *testing.T) {
+	rs := ruleSet(t, strings.Replace(textRules, "max_domains: 40", "max_domains: 5000", 1))
+	labels := metrics.NewLabels(rs)
+	set := metrics.NewSet(labels)
+	var mu fakeLock
+	src := metrics.NewSource("mail", labels, rs)
+	set.Add(src, &mu)
+	tr := tracker.New(time.Hour, 1<<20)
+	for i := range 4000 {
+		tr.Observe(event(fmt.Sprint("Q", i), fmt.Sprintf("d%d.example", i), "4.3.2", parser.StatusDeferred, time.Duration(i)*time.Second), src)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(set)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	enc := expfmt.NewEncoder(&want, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got chunkWriter
+	if err := set.WriteText(&got, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Fatalf("WriteText differs from Gather's text:\n%s", lineDiff(want.String(), got.String()))
+	}
+	// 32 KB, and the samples of the series that crossed it.
+	if got.largest > 40<<10 || got.Len() < 400<<10 {
+		t.Errorf("%d bytes written in pieces of up to %d bytes; want more than 400 KB in pieces of at most 40 KB", got.Len(), got.largest)
+	}
+	failing := chunkWriter{failAfter: 100 << 10}
+	if err := set.WriteText(&failing, nil); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("WriteText to a writer that fails after 100 KB: error %v, want disk full", err)
+	}
+}
