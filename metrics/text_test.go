@@ -90,19 +90,8 @@ func TestWriteTextIsGathersText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(set, other)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want, got bytes.Buffer
-	enc := expfmt.NewEncoder(&want, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			t.Fatal(err)
-		}
-	}
+	want := gatheredText(t, set, other)
+	var got bytes.Buffer
 	if err := set.WriteText(&got, extra); err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +120,25 @@ func TestWriteTextIsGathersText(t *testing.T) {
 			t.Errorf("missing %s in\n%s", series, want.String())
 		}
 	}
+}
+
+// gatheredText is what a registry's Gather of cs, encoded by expfmt, writes.
+func gatheredText(t *testing.T, cs ...prometheus.Collector) *bytes.Buffer {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(cs...)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &b
 }
 
 // lineDiff shows the first lines where two texts differ.
@@ -186,19 +194,7 @@ func TestWriteTextStreams(t *testing.T) {
 	for i := range 4000 {
 		tr.Observe(event(fmt.Sprint("Q", i), fmt.Sprintf("d%d.example", i), "4.3.2", parser.StatusDeferred, time.Duration(i)*time.Second), src)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(set)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want bytes.Buffer
-	enc := expfmt.NewEncoder(&want, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			t.Fatal(err)
-		}
-	}
+	want := gatheredText(t, set)
 	var got chunkWriter
 	if err := set.WriteText(&got, nil); err != nil {
 		t.Fatal(err)
